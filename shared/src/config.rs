@@ -1,0 +1,106 @@
+//! Typed configuration, read once from the function's environment (set by template.yaml,
+//! or by the local stack from the same template).
+
+use std::collections::HashMap;
+
+/// Everything a function needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bucket: String,
+    pub jobs_table: String,
+    pub findings_table: String,
+    pub keys_table: String,
+    pub queue_url: String,
+    /// Largest raw body the upload function accepts on the direct path.
+    pub max_upload_bytes: usize,
+    /// How long a warm function may trust a key lookup it already made.
+    pub api_key_cache_seconds: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is not a valid number: {value:?}")]
+    NotANumber { name: &'static str, value: String },
+}
+
+/// Default direct-upload ceiling: a synchronous Lambda invocation takes at most 6 MB of
+/// event JSON, in which API Gateway base64-encodes a binary body (+33 %), so 4 MiB of raw
+/// body leaves room for the headers and the rest of the event.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from a map of variables (what the local stack resolves
+    /// from template.yaml).
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str, default: u64| match get(name) {
+            None => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ConfigError::NotANumber { name, value }),
+        };
+        Ok(Self {
+            bucket: required("INGEST_BUCKET")?,
+            jobs_table: required("JOBS_TABLE")?,
+            findings_table: required("FINDINGS_TABLE")?,
+            keys_table: required("KEYS_TABLE")?,
+            queue_url: required("QUEUE_URL")?,
+            max_upload_bytes: number("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES as u64)? as usize,
+            api_key_cache_seconds: number("API_KEY_CACHE_SECONDS", 30)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> HashMap<String, String> {
+        [
+            ("INGEST_BUCKET", "b"),
+            ("JOBS_TABLE", "j"),
+            ("FINDINGS_TABLE", "f"),
+            ("KEYS_TABLE", "k"),
+            ("QUEUE_URL", "http://q"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn defaults_apply_when_limits_are_unset() {
+        let config = Config::from_map(&vars()).unwrap();
+        assert_eq!(config.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+        assert_eq!(config.api_key_cache_seconds, 30);
+    }
+
+    #[test]
+    fn missing_and_malformed_variables_are_named() {
+        let mut v = vars();
+        v.remove("QUEUE_URL");
+        let err = Config::from_map(&v).unwrap_err();
+        assert_eq!(err.to_string(), "environment variable QUEUE_URL is not set");
+        let mut v = vars();
+        v.insert("MAX_UPLOAD_BYTES".into(), "lots".into());
+        assert!(matches!(
+            Config::from_map(&v),
+            Err(ConfigError::NotANumber {
+                name: "MAX_UPLOAD_BYTES",
+                ..
+            })
+        ));
+    }
+}

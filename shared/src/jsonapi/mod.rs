@@ -1,0 +1,10 @@
+//! JSON:API documents: the one error builder, the one response builder, and the
+//! resource objects the API returns.
+
+mod error;
+mod ingestions;
+mod response;
+
+pub use error::{ApiError, ErrorSource};
+pub use ingestions::ingestion_resource;
+pub use response::{document, json_response, CONTENT_TYPE};

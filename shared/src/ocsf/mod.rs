@@ -1,0 +1,8 @@
+//! OCSF Detection Finding files: the structural check made at upload time and the
+//! per-record rules applied by the processor.
+
+mod structure;
+mod validate;
+
+pub use structure::{check_structure, StructureError};
+pub use validate::{validate_record, RecordError, ValidRecord, MAX_RECORD_BYTES};

@@ -1,0 +1,183 @@
+//! Findings per (tenant, finding uid): latest state wins, with first/last seen, the
+//! ingestion that last touched them and the delta against the state before it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+
+use super::item::{opt_s, put_opt, s, Item};
+use super::{batch, StoreError};
+
+const BATCH_GET_MAX: usize = 100;
+
+#[derive(Clone, Debug)]
+pub struct FindingsStore {
+    client: Client,
+    table: String,
+}
+
+/// What the processor needs to know about a finding already stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFindingState {
+    pub first_seen_at: String,
+    pub status_code: Option<String>,
+    pub severity: Option<String>,
+    pub ingestion_id: Option<String>,
+    pub delta: Option<String>,
+}
+
+/// One finding to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingWrite {
+    pub uid: String,
+    pub severity: String,
+    pub status_code: Option<String>,
+    pub provider: Option<String>,
+    pub account_uid: Option<String>,
+    pub region: Option<String>,
+    pub check_id: Option<String>,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub ingestion_id: String,
+    pub delta: &'static str,
+    /// The original record, gzip-compressed.
+    pub raw_gzip: Vec<u8>,
+}
+
+fn pk(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}")
+}
+
+fn sk(uid: &str) -> String {
+    format!("FINDING#{uid}")
+}
+
+impl FindingsStore {
+    pub fn new(client: Client, table: &str) -> Self {
+        Self {
+            client,
+            table: table.to_string(),
+        }
+    }
+
+    /// The stored state of each of `uids` that exists.
+    pub async fn states(
+        &self,
+        tenant_id: &str,
+        uids: &[&str],
+    ) -> Result<HashMap<String, StoredFindingState>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in uids.chunks(BATCH_GET_MAX) {
+            let keys = chunk
+                .iter()
+                .map(|uid| Item::from([("pk".into(), s(pk(tenant_id))), ("sk".into(), s(sk(uid)))]))
+                .collect();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .projection_expression(
+                    "uid, first_seen_at, status_code, severity, ingestion_id, delta",
+                )
+                .build()
+                .map_err(|e| StoreError::build("BatchGetItem findings", e))?;
+            for attempt in 0..8u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+                }
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request.clone())
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::aws("BatchGetItem findings", e))?;
+                for item in output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(uid) = opt_s(&item, "uid") {
+                        found.insert(
+                            uid,
+                            StoredFindingState {
+                                first_seen_at: opt_s(&item, "first_seen_at").unwrap_or_default(),
+                                status_code: opt_s(&item, "status_code"),
+                                severity: opt_s(&item, "severity"),
+                                ingestion_id: opt_s(&item, "ingestion_id"),
+                                delta: opt_s(&item, "delta"),
+                            },
+                        );
+                    }
+                }
+                match output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                {
+                    Some(rest) if !rest.keys.is_empty() => request = rest,
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn put(
+        &self,
+        tenant_id: &str,
+        findings: Vec<FindingWrite>,
+    ) -> Result<(), StoreError> {
+        let items = findings
+            .into_iter()
+            .map(|f| {
+                let mut item = Item::from([
+                    ("pk".to_string(), s(pk(tenant_id))),
+                    ("sk".to_string(), s(sk(&f.uid))),
+                    ("uid".to_string(), s(f.uid)),
+                    ("severity".to_string(), s(f.severity)),
+                    ("first_seen_at".to_string(), s(f.first_seen_at)),
+                    ("last_seen_at".to_string(), s(f.last_seen_at)),
+                    ("ingestion_id".to_string(), s(f.ingestion_id)),
+                    ("delta".to_string(), s(f.delta)),
+                    (
+                        "raw_gz".to_string(),
+                        AttributeValue::B(Blob::new(f.raw_gzip)),
+                    ),
+                ]);
+                put_opt(&mut item, "status_code", f.status_code.map(s));
+                put_opt(&mut item, "provider", f.provider.map(s));
+                put_opt(&mut item, "account_uid", f.account_uid.map(s));
+                put_opt(&mut item, "region", f.region.map(s));
+                put_opt(&mut item, "check_id", f.check_id.map(s));
+                item
+            })
+            .collect();
+        batch::put_all(&self.client, &self.table, items).await
+    }
+
+    /// How many findings the tenant has (a Query with COUNT; for tests and admin use).
+    pub async fn count(&self, tenant_id: &str) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk(tenant_id)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::aws("Query findings count", e))?;
+            total += output.count as u64;
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(total),
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Jobs and their per-record errors. Status moves only forward: every transition is a
+//! conditional write on the current status.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::Client;
+use time::OffsetDateTime;
+
+use super::item::{get_s, get_ts, n, opt_n, opt_s, opt_ts, put_opt, s, ts, Item};
+use super::{batch, StoreError};
+use crate::job::{Counts, Job, JobStatus};
+
+#[derive(Clone, Debug)]
+pub struct JobsStore {
+    client: Client,
+    table: String,
+}
+
+/// One per-record (or file-level) error, keyed deterministically so that a retry
+/// overwrites instead of duplicating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecordError {
+    pub record_index: Option<u64>,
+    /// Position of this error among the errors of its record.
+    pub ordinal: u32,
+    pub finding_uid: Option<String>,
+    pub pointer: String,
+    pub code: String,
+    pub detail: String,
+}
+
+fn job_pk(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}")
+}
+
+fn job_sk(job_id: &str) -> String {
+    format!("JOB#{job_id}")
+}
+
+fn errors_pk(tenant_id: &str, job_id: &str) -> String {
+    format!("TENANT#{tenant_id}#JOB#{job_id}")
+}
+
+impl JobsStore {
+    pub fn new(client: Client, table: &str) -> Self {
+        Self {
+            client,
+            table: table.to_string(),
+        }
+    }
+
+    /// Stores a new job; fails if its id already exists.
+    pub async fn create(&self, job: &Job) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(job)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("PutItem job", e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, tenant_id: &str, job_id: &str) -> Result<Option<Job>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(tenant_id)))
+            .key("sk", s(job_sk(job_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("GetItem job", e))?;
+        output.item.as_ref().map(from_item).transpose()
+    }
+
+    /// Moves a pending (or already processing) job to processing. `None` when the job
+    /// is missing or already finished, so the caller acknowledges the message.
+    pub async fn claim(
+        &self,
+        tenant_id: &str,
+        job_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(tenant_id)))
+            .key("sk", s(job_sk(job_id)))
+            .update_expression(
+                "SET #status = :processing, started_at = if_not_exists(started_at, :now)",
+            )
+            .condition_expression("#status IN (:pending, :processing)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s(JobStatus::Processing.as_str()))
+            .expression_attribute_values(":pending", s(JobStatus::Pending.as_str()))
+            .expression_attribute_values(":now", ts(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.as_ref().map(from_item).transpose(),
+            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) => Err(StoreError::aws("UpdateItem claim job", err)),
+        }
+    }
+
+    /// Publishes progress counters while the job is processing.
+    pub async fn record_progress(
+        &self,
+        job: &Job,
+        total: Option<u64>,
+        processed: u64,
+        invalid: u64,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(&job.tenant_id)))
+            .key("sk", s(job_sk(&job.id)))
+            .condition_expression("#status = :processing")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s(JobStatus::Processing.as_str()))
+            .expression_attribute_names("#processed", "processed")
+            .expression_attribute_names("#invalid", "invalid")
+            .expression_attribute_values(":processed", n(processed))
+            .expression_attribute_values(":invalid", n(invalid));
+        update = match total {
+            Some(total) => update
+                .update_expression(
+                    "SET #processed = :processed, #invalid = :invalid, #total = :total",
+                )
+                .expression_attribute_names("#total", "total")
+                .expression_attribute_values(":total", n(total)),
+            None => update.update_expression("SET #processed = :processed, #invalid = :invalid"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(StoreError::aws("UpdateItem job progress", err)),
+        }
+    }
+
+    /// Moves a processing job to its final status with its final counters. Returns
+    /// false if the job was no longer processing (another run finished it).
+    pub async fn finish(
+        &self,
+        job: &Job,
+        status: JobStatus,
+        counts: Counts,
+        failure_reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(&job.tenant_id)))
+            .key("sk", s(job_sk(&job.id)))
+            .condition_expression("#status = :processing")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#total", "total")
+            .expression_attribute_values(":processing", s(JobStatus::Processing.as_str()))
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":total", n(counts.total))
+            .expression_attribute_names("#processed", "processed")
+            .expression_attribute_names("#invalid", "invalid")
+            .expression_attribute_values(":processed", n(counts.processed))
+            .expression_attribute_values(":invalid", n(counts.invalid))
+            .expression_attribute_values(":now", ts(now));
+        let set = "SET #status = :status, #total = :total, #processed = :processed, #invalid = :invalid, completed_at = :now";
+        update = match failure_reason {
+            Some(reason) => update
+                .update_expression(format!("{set}, failure_reason = :reason"))
+                .expression_attribute_values(":reason", s(reason)),
+            None => update.update_expression(set),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(StoreError::aws("UpdateItem finish job", err)),
+        }
+    }
+
+    /// Stores errors under their job.
+    pub async fn put_errors(
+        &self,
+        tenant_id: &str,
+        job_id: &str,
+        errors: &[StoredRecordError],
+    ) -> Result<(), StoreError> {
+        let pk = errors_pk(tenant_id, job_id);
+        let items = errors
+            .iter()
+            .map(|e| {
+                let index = e
+                    .record_index
+                    .map_or_else(|| "FILE".to_string(), |i| format!("{i:012}"));
+                let mut item = Item::from([
+                    ("pk".to_string(), s(&pk)),
+                    ("sk".to_string(), s(format!("ERR#{index}#{:04}", e.ordinal))),
+                    ("pointer".to_string(), s(&e.pointer)),
+                    ("code".to_string(), s(&e.code)),
+                    ("detail".to_string(), s(&e.detail)),
+                ]);
+                put_opt(&mut item, "record_index", e.record_index.map(n));
+                put_opt(&mut item, "finding_uid", e.finding_uid.as_deref().map(s));
+                item
+            })
+            .collect();
+        batch::put_all(&self.client, &self.table, items).await
+    }
+}
+
+fn is_condition_failure(err: &SdkError<UpdateItemError>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(UpdateItemError::ConditionalCheckFailedException(_))
+    )
+}
+
+fn to_item(job: &Job) -> Item {
+    let mut item = Item::from([
+        ("pk".to_string(), s(job_pk(&job.tenant_id))),
+        ("sk".to_string(), s(job_sk(&job.id))),
+        ("id".to_string(), s(&job.id)),
+        ("tenant_id".to_string(), s(&job.tenant_id)),
+        ("status".to_string(), s(job.status.as_str())),
+        ("processed".to_string(), n(job.processed)),
+        ("invalid".to_string(), n(job.invalid)),
+        ("requested_at".to_string(), ts(job.requested_at)),
+        ("object_key".to_string(), s(&job.object_key)),
+    ]);
+    put_opt(&mut item, "total", job.total.map(n));
+    put_opt(&mut item, "started_at", job.started_at.map(ts));
+    put_opt(&mut item, "completed_at", job.completed_at.map(ts));
+    put_opt(&mut item, "file_name", job.file_name.as_deref().map(s));
+    put_opt(&mut item, "file_size", job.file_size.map(n));
+    put_opt(
+        &mut item,
+        "failure_reason",
+        job.failure_reason.as_deref().map(s),
+    );
+    item
+}
+
+fn from_item(item: &Item) -> Result<Job, StoreError> {
+    let status = get_s(item, "status")?;
+    Ok(Job {
+        id: get_s(item, "id")?,
+        tenant_id: get_s(item, "tenant_id")?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown job status {status:?}")))?,
+        total: opt_n(item, "total")?,
+        processed: opt_n(item, "processed")?.unwrap_or(0),
+        invalid: opt_n(item, "invalid")?.unwrap_or(0),
+        requested_at: get_ts(item, "requested_at")?,
+        started_at: opt_ts(item, "started_at")?,
+        completed_at: opt_ts(item, "completed_at")?,
+        file_name: opt_s(item, "file_name"),
+        file_size: opt_n(item, "file_size")?,
+        object_key: get_s(item, "object_key")?,
+        failure_reason: opt_s(item, "failure_reason"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_items_round_trip() {
+        let mut job = Job::new_pending("t1", Some(5), Some("scan.ocsf.json".into()), Some(99));
+        job.started_at = Some(crate::time::now());
+        job.failure_reason = Some("upload_expired".into());
+        assert_eq!(from_item(&to_item(&job)).unwrap(), job);
+        let pending = Job::new_pending("t1", None, None, None);
+        assert_eq!(from_item(&to_item(&pending)).unwrap(), pending);
+    }
+}

@@ -1,0 +1,84 @@
+//! Adapters to S3, DynamoDB and SQS. Key layout (tenant first in every key):
+//!
+//! | table    | pk                          | sk                     | item            |
+//! |----------|-----------------------------|------------------------|-----------------|
+//! | jobs     | `TENANT#<t>`                | `JOB#<uuidv7>`         | a job           |
+//! | jobs     | `TENANT#<t>#JOB#<id>`       | `ERR#<index>#<n>`      | a record error  |
+//! | findings | `TENANT#<t>`                | `FINDING#<uid>`        | a finding       |
+//! | keys     | `KEY#<prefix>`              | `KEY`                  | an API key      |
+//! | keys     | `TENANT#<t>`                | `TENANT`               | a tenant        |
+
+mod batch;
+mod findings;
+mod item;
+mod jobs;
+mod keys;
+mod objects;
+mod queue;
+
+pub use findings::{FindingWrite, FindingsStore, StoredFindingState};
+pub use jobs::{JobsStore, StoredRecordError};
+pub use keys::KeysStore;
+pub use objects::ObjectStore;
+pub use queue::JobQueue;
+
+use crate::aws::AwsClients;
+use crate::config::Config;
+
+/// A failed call to a backing service, with enough context to log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{operation} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// A failed SDK call: the service's error code and message when it answered, the
+    /// whole error chain otherwise (timeouts, connection failures).
+    pub(crate) fn aws<E>(operation: &'static str, err: E) -> Self
+    where
+        E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    {
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        };
+        Self::Aws { operation, message }
+    }
+
+    /// A request that could not even be built (a missing required field).
+    pub(crate) fn build(operation: &'static str, err: impl std::fmt::Display) -> Self {
+        Self::Aws {
+            operation,
+            message: err.to_string(),
+        }
+    }
+}
+
+/// Every adapter a function may need, configured from one [`Config`].
+#[derive(Clone, Debug)]
+pub struct Stores {
+    pub jobs: JobsStore,
+    pub findings: FindingsStore,
+    pub keys: KeysStore,
+    pub objects: ObjectStore,
+    pub queue: JobQueue,
+}
+
+impl Stores {
+    pub fn new(clients: &AwsClients, config: &Config) -> Self {
+        Self {
+            jobs: JobsStore::new(clients.dynamodb.clone(), &config.jobs_table),
+            findings: FindingsStore::new(clients.dynamodb.clone(), &config.findings_table),
+            keys: KeysStore::new(clients.dynamodb.clone(), &config.keys_table),
+            objects: ObjectStore::new(clients.s3.clone(), &config.bucket),
+            queue: JobQueue::new(clients.sqs.clone(), &config.queue_url),
+        }
+    }
+}

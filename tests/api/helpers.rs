@@ -1,0 +1,113 @@
+//! Starting a stack per test and talking to it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use ocsf_ingest::local::{LocalStack, StackOptions};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, Response};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub stack: LocalStack,
+    pub client: Client,
+}
+
+/// The project's virtualenv, where `scripts/test` installs moto (and the Prowler CLI).
+pub fn venv() -> PathBuf {
+    std::env::var_os("OCSF_INGEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv"))
+}
+
+pub async fn spawn_app() -> TestApp {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let prefix = format!(
+        "t{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    );
+    let stack = LocalStack::start(StackOptions {
+        port: 0,
+        moto_port: 0,
+        venv: venv(),
+        prefix,
+        ..StackOptions::default()
+    })
+    .await
+    .expect("the local stack starts");
+    TestApp {
+        stack,
+        client: Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client"),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.stack.base_url, path)
+    }
+
+    pub fn auth(&self) -> String {
+        format!("Api-Key {}", self.stack.api_key)
+    }
+
+    /// Uploads `bytes` the way the Prowler CLI does (multipart part `file`).
+    pub async fn upload_multipart(&self, bytes: Vec<u8>, file_name: &str) -> Response {
+        let part = Part::bytes(bytes)
+            .file_name(file_name.to_string())
+            .mime_str("application/json")
+            .expect("mime");
+        self.client
+            .post(self.url("/api/v1/ingestions"))
+            .header("Authorization", self.auth())
+            .header("Accept", "application/vnd.api+json")
+            .multipart(Form::new().part("file", part))
+            .send()
+            .await
+            .expect("upload request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("Authorization", self.auth())
+            .send()
+            .await
+            .expect("GET request")
+    }
+
+    /// Polls the job until it is completed or failed (at most 60 s).
+    pub async fn wait_for_final(&self, id: &str) -> Value {
+        for _ in 0..600 {
+            let body: Value = self
+                .get(&format!("/api/v1/ingestions/{id}"))
+                .await
+                .json()
+                .await
+                .expect("job JSON");
+            let status = body["data"]["attributes"]["status"].as_str().unwrap_or("");
+            if status == "completed" || status == "failed" {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not finish within 60 s");
+    }
+}
+
+/// Asserts a timestamp is RFC 3339 UTC with exactly six fractional digits.
+pub fn assert_timestamp(value: &Value) {
+    let s = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{value} is not a timestamp"));
+    assert_eq!(s.len(), 27, "{s}");
+    assert!(s.ends_with('Z') && s.as_bytes()[19] == b'.', "{s}");
+    assert!(
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok(),
+        "{s}"
+    );
+}

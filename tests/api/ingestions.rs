@@ -1,0 +1,213 @@
+//! POST /api/v1/ingestions and GET /api/v1/ingestions/{id}: the happy path end to end.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+
+use crate::fixtures::{scan, to_bytes};
+use crate::helpers::{assert_timestamp, spawn_app};
+
+#[tokio::test]
+async fn a_multipart_upload_is_accepted_processed_and_stored() {
+    let app = spawn_app().await;
+    let records = scan(60);
+    let bytes = to_bytes(&records);
+    let size = bytes.len();
+
+    let response = app
+        .upload_multipart(bytes, "prowler-output-123456789012-20260217.ocsf.json")
+        .await;
+
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.api+json"
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let body: Value = response.json().await.unwrap();
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let uuid = uuid::Uuid::parse_str(&id).expect("the id is a UUID");
+    assert_eq!(uuid.get_version_num(), 7);
+    assert_eq!(location, format!("/api/v1/ingestions/{id}"));
+    let requested_at = body["data"]["attributes"]["requested_at"].clone();
+    assert_timestamp(&requested_at);
+    assert_eq!(
+        body,
+        json!({
+            "data": {
+                "type": "ingestions",
+                "id": id,
+                "attributes": {
+                    "status": "pending",
+                    "summary": {"total": 60, "processed": 0, "invalid": 0},
+                    "requested_at": requested_at,
+                    "started_at": null,
+                    "completed_at": null,
+                    "file_name": "prowler-output-123456789012-20260217.ocsf.json",
+                    "file_size": size,
+                    "failure_reason": null
+                },
+                "links": {"self": format!("/api/v1/ingestions/{id}")}
+            },
+            "meta": {"version": "v1"}
+        })
+    );
+
+    let done = app.wait_for_final(&id).await;
+    let attributes = &done["data"]["attributes"];
+    assert_eq!(attributes["status"], "completed");
+    assert_eq!(
+        attributes["summary"],
+        json!({"total": 60, "processed": 60, "invalid": 0})
+    );
+    assert_eq!(attributes["requested_at"], requested_at);
+    assert_timestamp(&attributes["started_at"]);
+    assert_timestamp(&attributes["completed_at"]);
+    assert!(attributes["started_at"].as_str() <= attributes["completed_at"].as_str());
+
+    // Every finding is in DynamoDB, under the tenant, with its original record.
+    let stores = &app.stack.deps.stores;
+    assert_eq!(
+        stores.findings.count(&app.stack.tenant_id).await.unwrap(),
+        60
+    );
+    let uid = records[7]["finding_info"]["uid"].as_str().unwrap();
+    let item = app
+        .stack
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&app.stack.config.findings_table)
+        .key(
+            "pk",
+            AttributeValue::S(format!("TENANT#{}", app.stack.tenant_id)),
+        )
+        .key("sk", AttributeValue::S(format!("FINDING#{uid}")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the finding is stored");
+    assert_eq!(item["uid"], AttributeValue::S(uid.to_string()));
+    assert_eq!(item["delta"], AttributeValue::S("new".into()));
+    assert_eq!(item["ingestion_id"], AttributeValue::S(id.clone()));
+    assert_eq!(item["severity"], AttributeValue::S("High".into()));
+    assert_eq!(item["status_code"], AttributeValue::S("FAIL".into()));
+    let AttributeValue::B(raw) = &item["raw_gz"] else {
+        panic!("raw record missing")
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(raw.as_ref()), &mut text)
+        .unwrap();
+    let stored: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(stored, records[7], "the original record is kept whole");
+}
+
+#[tokio::test]
+async fn a_raw_json_body_is_accepted_and_invalid_records_are_counted() {
+    let app = spawn_app().await;
+    let mut records = scan(3);
+    records.push(json!({"class_uid": 1001}));
+    let response = app
+        .client
+        .post(app.url("/api/v1/ingestions"))
+        .header("Authorization", app.auth())
+        .header("Content-Type", "application/json")
+        .body(to_bytes(&records))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["attributes"]["summary"]["total"], 4);
+    assert_eq!(body["data"]["attributes"]["file_name"], Value::Null);
+
+    let done = app
+        .wait_for_final(body["data"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["data"]["attributes"]["status"], "completed");
+    assert_eq!(
+        done["data"]["attributes"]["summary"],
+        json!({"total": 4, "processed": 4, "invalid": 1})
+    );
+    assert_eq!(
+        app.stack
+            .deps
+            .stores
+            .findings
+            .count(&app.stack.tenant_id)
+            .await
+            .unwrap(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_key_are_401_json_api_errors() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/ingestions/01a2429e-fe80-715f-aed1-9147e22c206f"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Api-Key");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["status"], "401");
+    assert_eq!(body["errors"][0]["code"], "not_authenticated");
+    assert_eq!(body["meta"], json!({"version": "v1"}));
+
+    let wrong = format!("Api-Key pk_ABCDEFGH.{}", "x".repeat(43));
+    for path in ["/api/v1/ingestions/x", "/api/v1/ingestions"] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .header("Authorization", &wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "authentication_failed");
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/ingestions"))
+        .header("Authorization", &wrong)
+        .header("Content-Type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn unknown_jobs_paths_and_methods_are_json_api_errors() {
+    let app = spawn_app().await;
+    let response = app
+        .get("/api/v1/ingestions/01a2429e-fe80-715f-aed1-9147e22c206f")
+        .await;
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "not_found");
+
+    let response = app.get("/api/v1/nothing-here").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.api+json"
+    );
+
+    let response = app
+        .client
+        .delete(app.url("/api/v1/ingestions"))
+        .header("Authorization", app.auth())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "method_not_allowed");
+}
