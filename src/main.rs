@@ -1,10 +1,14 @@
-//! `ocsf-ingest`: run the service locally (`dev`), and more subcommands to come.
+//! `ocsf-ingest`: run the service locally (`dev`) and administer tenants and API keys
+//! (`keys`).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use ocsf_ingest::local::{LocalStack, StackOptions};
+use shared::auth::Permission;
+use shared::aws::AwsClients;
+use shared::store::KeysStore;
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +39,39 @@ enum Command {
         #[arg(long, default_value = ".venv", env = "OCSF_INGEST_VENV")]
         venv: PathBuf,
     },
+    /// Tenants and API keys, in the deployment's keys table (AWS credentials and region
+    /// from the usual AWS environment; AWS_ENDPOINT_URL for the local stack's moto).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key for a tenant (the tenant is created if it does not exist). The key is
+    /// printed once; only its hash is stored.
+    Create {
+        /// The keys table: the stack output KeysTableName.
+        #[arg(long, env = "KEYS_TABLE")]
+        keys_table: String,
+        #[arg(long)]
+        tenant: String,
+        /// A label to recognise the key by.
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// manage_ingestions and/or read_findings (default: both).
+        #[arg(long = "permission", value_parser = parse_permission)]
+        permissions: Vec<Permission>,
+        /// Days until the key expires (default: never).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+}
+
+fn parse_permission(s: &str) -> Result<Permission, String> {
+    Permission::parse(s)
+        .ok_or_else(|| format!("unknown permission {s:?}: use manage_ingestions or read_findings"))
 }
 
 #[tokio::main]
@@ -47,6 +84,31 @@ async fn main() -> Result<()> {
             moto_endpoint,
             venv,
         } => dev(port, moto_port, moto_endpoint, venv).await,
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    keys_table,
+                    tenant,
+                    name,
+                    permissions,
+                    expires_in_days,
+                },
+        } => {
+            let clients = AwsClients::from_env().await;
+            let keys = KeysStore::new(clients.dynamodb, &keys_table);
+            let permissions = if permissions.is_empty() {
+                Permission::ALL.to_vec()
+            } else {
+                permissions
+            };
+            let expires_at = expires_in_days
+                .map(|days| shared::time::now() + time::Duration::days(i64::from(days)));
+            let key =
+                ocsf_ingest::admin::create_key(&keys, &tenant, &name, &permissions, expires_at)
+                    .await?;
+            println!("{key}");
+            Ok(())
+        }
     }
 }
 

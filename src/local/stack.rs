@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use shared::auth::{generate_key, Permission, StoredKey};
+use shared::auth::Permission;
 use shared::aws::AwsClients;
 use shared::{Config, Deps};
 use tokio::net::TcpListener;
@@ -16,6 +16,7 @@ use super::gateway::{Gateway, HttpHandler};
 use super::moto::{self, Moto};
 use super::provision::{provision, resolve_environment, ProvisionOptions};
 use super::template::Template;
+use crate::admin::create_key;
 
 #[derive(Debug, Clone)]
 pub struct StackOptions {
@@ -101,7 +102,14 @@ impl LocalStack {
         let config = Config::from_map(&env)?;
         let deps = Arc::new(Deps::new(&clients, config.clone()));
 
-        let api_key = create_key(&deps, &options.tenant_id, "local development").await?;
+        let api_key = create_key(
+            &deps.stores.keys,
+            &options.tenant_id,
+            "local development",
+            &Permission::ALL,
+            None,
+        )
+        .await?;
 
         let mut tasks = Vec::new();
         let mut routes = Vec::new();
@@ -148,36 +156,8 @@ impl LocalStack {
 
     /// Creates another tenant's key (tests of isolation and permissions use this).
     pub async fn create_key(&self, tenant_id: &str, permissions: &[Permission]) -> Result<String> {
-        create_key_with(&self.deps, tenant_id, "test", permissions).await
+        create_key(&self.deps.stores.keys, tenant_id, "test", permissions, None).await
     }
-}
-
-async fn create_key(deps: &Deps, tenant_id: &str, name: &str) -> Result<String> {
-    create_key_with(deps, tenant_id, name, &Permission::ALL).await
-}
-
-async fn create_key_with(
-    deps: &Deps,
-    tenant_id: &str,
-    name: &str,
-    permissions: &[Permission],
-) -> Result<String> {
-    deps.stores.keys.ensure_tenant(tenant_id, tenant_id).await?;
-    let key = generate_key();
-    deps.stores
-        .keys
-        .put_key(&StoredKey {
-            prefix: key.prefix,
-            tenant_id: tenant_id.to_string(),
-            name: name.to_string(),
-            secret_hash: key.secret_hash,
-            permissions: permissions.to_vec(),
-            created_at: shared::time::now(),
-            expires_at: None,
-            revoked_at: None,
-        })
-        .await?;
-    Ok(key.full_key)
 }
 
 fn http_handler(binary: Option<&str>, deps: &Arc<Deps>) -> Option<HttpHandler> {

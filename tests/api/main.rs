@@ -4,4 +4,5 @@
 mod fixtures;
 mod helpers;
 mod ingestions;
+mod keys;
 mod prowler;
