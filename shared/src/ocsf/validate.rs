@@ -399,7 +399,8 @@ mod tests {
 
     #[test]
     fn each_rule_reports_its_code_and_pointer() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Mutation, &str, &str)> = vec![
             (
                 Box::new(|v| v["class_uid"] = json!(2003)),
                 "unsupported_class",
