@@ -15,8 +15,8 @@ const BATCH_GET_MAX: usize = 100;
 
 #[derive(Clone, Debug)]
 pub struct FindingsStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 /// What the processor needs to know about a finding already stored.
@@ -47,11 +47,11 @@ pub struct FindingWrite {
     pub raw_gzip: Vec<u8>,
 }
 
-fn pk(tenant_id: &str) -> String {
+pub(super) fn pk(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}")
 }
 
-fn sk(uid: &str) -> String {
+pub(super) fn sk(uid: &str) -> String {
     format!("FINDING#{uid}")
 }
 

@@ -13,8 +13,8 @@ use crate::job::{Counts, Job, JobStatus};
 
 #[derive(Clone, Debug)]
 pub struct JobsStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 /// One per-record (or file-level) error, keyed deterministically so that a retry
@@ -30,15 +30,15 @@ pub struct StoredRecordError {
     pub detail: String,
 }
 
-fn job_pk(tenant_id: &str) -> String {
+pub(super) fn job_pk(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}")
 }
 
-fn job_sk(job_id: &str) -> String {
+pub(super) fn job_sk(job_id: &str) -> String {
     format!("JOB#{job_id}")
 }
 
-fn errors_pk(tenant_id: &str, job_id: &str) -> String {
+pub(super) fn errors_pk(tenant_id: &str, job_id: &str) -> String {
     format!("TENANT#{tenant_id}#JOB#{job_id}")
 }
 
@@ -224,7 +224,7 @@ fn is_condition_failure(err: &SdkError<UpdateItemError>) -> bool {
     )
 }
 
-fn to_item(job: &Job) -> Item {
+pub(super) fn to_item(job: &Job) -> Item {
     let mut item = Item::from([
         ("pk".to_string(), s(job_pk(&job.tenant_id))),
         ("sk".to_string(), s(job_sk(&job.id))),
@@ -249,7 +249,7 @@ fn to_item(job: &Job) -> Item {
     item
 }
 
-fn from_item(item: &Item) -> Result<Job, StoreError> {
+pub(super) fn from_item(item: &Item) -> Result<Job, StoreError> {
     let status = get_s(item, "status")?;
     Ok(Job {
         id: get_s(item, "id")?,
