@@ -13,6 +13,8 @@ pub struct Config {
     pub queue_url: String,
     /// Largest raw body the upload function accepts on the direct path.
     pub max_upload_bytes: usize,
+    /// Largest decompressed size of a gzip file (gzip-bomb guard).
+    pub max_decompressed_bytes: u64,
     /// How long a warm function may trust a key lookup it already made.
     pub api_key_cache_seconds: u64,
 }
@@ -29,6 +31,9 @@ pub enum ConfigError {
 /// event JSON, in which API Gateway base64-encodes a binary body (+33 %), so 4 MiB of raw
 /// body leaves room for the headers and the rest of the event.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
+
+/// Default decompressed-size ceiling for gzip files: 1 GiB.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 1024 * 1024 * 1024;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -58,6 +63,10 @@ impl Config {
             keys_table: required("KEYS_TABLE")?,
             queue_url: required("QUEUE_URL")?,
             max_upload_bytes: number("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES as u64)? as usize,
+            max_decompressed_bytes: number(
+                "MAX_DECOMPRESSED_BYTES",
+                DEFAULT_MAX_DECOMPRESSED_BYTES,
+            )?,
             api_key_cache_seconds: number("API_KEY_CACHE_SECONDS", 30)?,
         })
     }

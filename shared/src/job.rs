@@ -74,7 +74,7 @@ impl Job {
         file_size: Option<u64>,
     ) -> Self {
         let id = uuid::Uuid::now_v7().to_string();
-        let object_key = format!("ingestions/{tenant_id}/{id}.json");
+        let object_key = Self::object_key_for(tenant_id, &id);
         Self {
             id,
             tenant_id: tenant_id.to_string(),
@@ -90,6 +90,13 @@ impl Job {
             object_key,
             failure_reason: None,
         }
+    }
+}
+
+impl Job {
+    /// Where a job's file lives in the bucket.
+    pub fn object_key_for(tenant_id: &str, job_id: &str) -> String {
+        format!("ingestions/{tenant_id}/{job_id}.json")
     }
 }
 

@@ -33,6 +33,9 @@ pub struct StackOptions {
     pub provision: ProvisionOptions,
     /// Tenant created for the printed key.
     pub tenant_id: String,
+    /// Function environment variables to set over the template's (tests use this to
+    /// shrink limits or point a function at a missing resource).
+    pub env_overrides: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -45,6 +48,7 @@ impl Default for StackOptions {
             prefix: "ocsf-local".into(),
             provision: ProvisionOptions::default(),
             tenant_id: "dev".into(),
+            env_overrides: Vec::new(),
         }
     }
 }
@@ -98,7 +102,8 @@ impl LocalStack {
         let provisioned = provision(&template, &clients, &options.prefix, &options.provision)
             .await
             .context("provisioning the template's resources in moto")?;
-        let env = resolve_environment(&template, &provisioned)?;
+        let mut env = resolve_environment(&template, &provisioned)?;
+        env.extend(options.env_overrides.iter().cloned());
         let config = Config::from_map(&env)?;
         let deps = Arc::new(Deps::new(&clients, config.clone()));
 

@@ -22,6 +22,11 @@ pub fn venv() -> PathBuf {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Vec::new()).await
+}
+
+/// A stack whose functions see these environment variables over the template's.
+pub async fn spawn_app_with(env_overrides: Vec<(&str, &str)>) -> TestApp {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let prefix = format!(
         "t{}-{}",
@@ -33,6 +38,10 @@ pub async fn spawn_app() -> TestApp {
         moto_port: 0,
         venv: venv(),
         prefix,
+        env_overrides: env_overrides
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         ..StackOptions::default()
     })
     .await
@@ -69,6 +78,18 @@ impl TestApp {
             .send()
             .await
             .expect("upload request")
+    }
+
+    /// Posts a raw body with the given headers (and the app's key).
+    pub async fn post_raw(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/ingestions"))
+            .header("Authorization", self.auth());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().await.expect("POST request")
     }
 
     pub async fn get(&self, path: &str) -> Response {

@@ -7,3 +7,4 @@ mod helpers;
 mod ingestions;
 mod keys;
 mod prowler;
+mod upload;

@@ -18,7 +18,6 @@ use shared::Deps;
 const CHUNK: usize = 25;
 /// Progress is published after this many records.
 const PROGRESS_EVERY: u64 = 1_000;
-const DECOMPRESSED_LIMIT: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -44,7 +43,7 @@ pub async fn process_job(deps: &Deps, message: &JobMessage) -> Result<(), Proces
         return Ok(());
     };
     let object = deps.stores.objects.get(&message.object_key).await?;
-    let object = match gunzip_if_needed(object) {
+    let object = match gunzip_if_needed(object, deps.config.max_decompressed_bytes) {
         Ok(object) => object,
         Err(detail) => {
             let failure = FileFailure {
@@ -246,19 +245,17 @@ fn decode(object: &[u8]) -> Result<&str, FileFailure> {
 }
 
 /// Decompresses a gzip object (by magic bytes), bounded by the decompressed limit.
-fn gunzip_if_needed(object: bytes::Bytes) -> Result<bytes::Bytes, String> {
+fn gunzip_if_needed(object: bytes::Bytes, limit: u64) -> Result<bytes::Bytes, String> {
     if !object.starts_with(&[0x1f, 0x8b]) {
         return Ok(object);
     }
     let mut out = Vec::new();
     GzDecoder::new(&object[..])
-        .take(DECOMPRESSED_LIMIT + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("the gzip data is corrupt: {e}"))?;
-    if out.len() as u64 > DECOMPRESSED_LIMIT {
-        return Err(format!(
-            "the file decompresses to more than {DECOMPRESSED_LIMIT} bytes"
-        ));
+    if out.len() as u64 > limit {
+        return Err(format!("the file decompresses to more than {limit} bytes"));
     }
     Ok(out.into())
 }

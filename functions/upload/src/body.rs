@@ -1,5 +1,6 @@
 //! Getting the file out of the request: multipart `file` part or raw JSON body, either
-//! possibly gzip-compressed (by magic bytes or `Content-Encoding: gzip`).
+//! possibly gzip-compressed (by magic bytes or `Content-Encoding: gzip`), and the
+//! upload-time structural check of its content.
 
 use std::io::Read;
 
@@ -7,20 +8,41 @@ use bytes::Bytes;
 use flate2::read::GzDecoder;
 use lambda_http::http::header;
 use lambda_http::Request;
+use shared::jsonapi::ErrorSource;
+use shared::ocsf::{check_gzip_structure, check_structure, StructureError};
 use shared::ApiError;
 
-/// Decompressed size above which a gzip body is refused (gzip-bomb guard).
-pub const DECOMPRESSED_LIMIT: u64 = 1024 * 1024 * 1024;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// A multipart body sent with `Content-Encoding: gzip` must be inflated whole to be
+/// parsed, so it gets a tighter bound than a gzip file part (which streams).
+const MULTIPART_INFLATE_LIMIT: u64 = 128 * 1024 * 1024;
 
-/// The uploaded file, decompressed.
+/// The uploaded file, exactly as the client sent it (gzip stays compressed).
 #[derive(Debug)]
 pub struct UploadedFile {
-    pub json: Bytes,
+    pub bytes: Bytes,
+    pub gzip: bool,
     pub file_name: Option<String>,
-    /// Size of the file as the client sent it (the `file` part or the raw body),
-    /// before a gzip file is decompressed.
-    pub file_size: usize,
+}
+
+impl UploadedFile {
+    /// Checks the content is one JSON array and counts its records.
+    pub fn count_records(&self, max_decompressed: u64) -> Result<u64, ApiError> {
+        let counted = if self.gzip {
+            check_gzip_structure(&self.bytes, max_decompressed)
+        } else {
+            check_structure(&self.bytes)
+        };
+        counted.map_err(|e| match e {
+            StructureError::TooLarge { .. } => ApiError::FileTooLarge(e.to_string()),
+            StructureError::NotJson { .. } | StructureError::NotAnArray { .. } => {
+                ApiError::invalid_at(e.to_string(), ErrorSource::Pointer("/file".into()))
+            }
+            StructureError::NotUtf8 { .. } | StructureError::CorruptGzip(_) => {
+                ApiError::invalid(e.to_string())
+            }
+        })
+    }
 }
 
 pub async fn extract_file(request: &Request, max_bytes: usize) -> Result<UploadedFile, ApiError> {
@@ -33,16 +55,19 @@ pub async fn extract_file(request: &Request, max_bytes: usize) -> Result<Uploade
         )));
     }
     let headers = request.headers();
-    let encoded_gzip = headers
+    let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
-    let body = if encoded_gzip {
-        gunzip(raw)?
-    } else {
-        Bytes::copy_from_slice(raw)
+        .map(|v| v.trim().to_ascii_lowercase());
+    let encoded_gzip = match content_encoding.as_deref() {
+        None | Some("") | Some("identity") => false,
+        Some("gzip") | Some("x-gzip") => true,
+        Some(other) => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "unsupported Content-Encoding {other:?}: send gzip or no encoding"
+            )))
+        }
     };
-
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -53,27 +78,30 @@ pub async fn extract_file(request: &Request, max_bytes: usize) -> Result<Uploade
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let (file, file_name) = match mime.as_str() {
-        "multipart/form-data" => multipart_file(content_type, body).await?,
-        "application/json" => (body, None),
-        _ => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "unsupported Content-Type {content_type:?}: send multipart/form-data with a \
-                 \"file\" part, or application/json"
-            )))
+    match mime.as_str() {
+        "multipart/form-data" => {
+            let body = if encoded_gzip {
+                inflate(raw, MULTIPART_INFLATE_LIMIT)?
+            } else {
+                Bytes::copy_from_slice(raw)
+            };
+            let (bytes, file_name) = multipart_file(content_type, body).await?;
+            Ok(UploadedFile {
+                gzip: bytes.starts_with(&GZIP_MAGIC),
+                bytes,
+                file_name,
+            })
         }
-    };
-    let file_size = file.len();
-    let json = if file.starts_with(&GZIP_MAGIC) {
-        gunzip(&file)?
-    } else {
-        file
-    };
-    Ok(UploadedFile {
-        json,
-        file_name,
-        file_size,
-    })
+        "application/json" => Ok(UploadedFile {
+            gzip: encoded_gzip || raw.starts_with(&GZIP_MAGIC),
+            bytes: Bytes::copy_from_slice(raw),
+            file_name: None,
+        }),
+        _ => Err(ApiError::UnsupportedMediaType(format!(
+            "unsupported Content-Type {content_type:?}: send multipart/form-data with a \
+             \"file\" part, or application/json"
+        ))),
+    }
 }
 
 async fn multipart_file(
@@ -92,7 +120,7 @@ async fn multipart_file(
         let Some(field) = field else {
             return Err(ApiError::invalid_at(
                 "the multipart body has no \"file\" part",
-                shared::jsonapi::ErrorSource::Pointer("/file".into()),
+                ErrorSource::Pointer("/file".into()),
             ));
         };
         if field.name() == Some("file") {
@@ -105,16 +133,17 @@ async fn multipart_file(
     }
 }
 
-/// Decompresses, stopping as soon as the output passes the limit.
-fn gunzip(data: &[u8]) -> Result<Bytes, ApiError> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(64 << 20));
+/// Decompresses a whole gzip body, refusing output past `limit`.
+fn inflate(data: &[u8], limit: u64) -> Result<Bytes, ApiError> {
+    let mut out = Vec::new();
     GzDecoder::new(data)
-        .take(DECOMPRESSED_LIMIT + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|e| ApiError::invalid(format!("the gzip data is corrupt: {e}")))?;
-    if out.len() as u64 > DECOMPRESSED_LIMIT {
+    if out.len() as u64 > limit {
         return Err(ApiError::FileTooLarge(format!(
-            "the file decompresses to more than {DECOMPRESSED_LIMIT} bytes; use a presigned upload"
+            "a multipart body sent with Content-Encoding: gzip may inflate to at most {limit} \
+             bytes; gzip the file part itself instead, or use a presigned upload"
         )));
     }
     Ok(Bytes::from(out))

@@ -4,5 +4,5 @@
 mod structure;
 mod validate;
 
-pub use structure::{check_structure, StructureError};
+pub use structure::{check_gzip_structure, check_structure, StructureError};
 pub use validate::{validate_record, RecordError, ValidRecord, MAX_RECORD_BYTES};

@@ -50,17 +50,55 @@ impl JobsStore {
         }
     }
 
-    /// Stores a new job; fails if its id already exists.
-    pub async fn create(&self, job: &Job) -> Result<(), StoreError> {
-        self.client
+    /// Stores a new job. Returns false, writing nothing, if the id already exists.
+    pub async fn create(&self, job: &Job) -> Result<bool, StoreError> {
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_item(job)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await
-            .map_err(|e| StoreError::aws("PutItem job", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(StoreError::aws("PutItem job", err)),
+        }
+    }
+
+    /// Removes a job that never got queued, if it is still pending.
+    pub async fn delete_pending(&self, tenant_id: &str, job_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(tenant_id)))
+            .key("sk", s(job_sk(job_id)))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(JobStatus::Pending.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::aws("DeleteItem job", err)),
+        }
     }
 
     pub async fn get(&self, tenant_id: &str, job_id: &str) -> Result<Option<Job>, StoreError> {

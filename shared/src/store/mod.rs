@@ -4,12 +4,14 @@
 //! |----------|-----------------------------|------------------------|-----------------|
 //! | jobs     | `TENANT#<t>`                | `JOB#<uuidv7>`         | a job           |
 //! | jobs     | `TENANT#<t>#JOB#<id>`       | `ERR#<index>#<n>`      | a record error  |
+//! | jobs     | `TENANT#<t>#IDEM#<sha256>`  | `IDEM`                 | an idempotency key (TTL) |
 //! | findings | `TENANT#<t>`                | `FINDING#<uid>`        | a finding       |
 //! | keys     | `KEY#<prefix>`              | `KEY`                  | an API key      |
 //! | keys     | `TENANT#<t>`                | `TENANT`               | a tenant        |
 
 mod batch;
 mod findings;
+mod idempotency;
 mod item;
 mod jobs;
 mod keys;
@@ -17,6 +19,7 @@ mod objects;
 mod queue;
 
 pub use findings::{FindingWrite, FindingsStore, StoredFindingState};
+pub use idempotency::{IdempotencyStore, Reservation, IDEMPOTENCY_TTL_SECONDS};
 pub use jobs::{JobsStore, StoredRecordError};
 pub use keys::KeysStore;
 pub use objects::ObjectStore;
@@ -65,6 +68,7 @@ impl StoreError {
 #[derive(Clone, Debug)]
 pub struct Stores {
     pub jobs: JobsStore,
+    pub idempotency: IdempotencyStore,
     pub findings: FindingsStore,
     pub keys: KeysStore,
     pub objects: ObjectStore,
@@ -75,6 +79,7 @@ impl Stores {
     pub fn new(clients: &AwsClients, config: &Config) -> Self {
         Self {
             jobs: JobsStore::new(clients.dynamodb.clone(), &config.jobs_table),
+            idempotency: IdempotencyStore::new(clients.dynamodb.clone(), &config.jobs_table),
             findings: FindingsStore::new(clients.dynamodb.clone(), &config.findings_table),
             keys: KeysStore::new(clients.dynamodb.clone(), &config.keys_table),
             objects: ObjectStore::new(clients.s3.clone(), &config.bucket),
