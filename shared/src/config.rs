@@ -15,6 +15,9 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Largest decompressed size of a gzip file (gzip-bomb guard).
     pub max_decompressed_bytes: u64,
+    /// Deliveries of a processing message before it goes to the dead-letter queue (the
+    /// queue's redrive policy uses the same number).
+    pub max_receive_count: u64,
     /// How long a warm function may trust a key lookup it already made.
     pub api_key_cache_seconds: u64,
 }
@@ -67,6 +70,7 @@ impl Config {
                 "MAX_DECOMPRESSED_BYTES",
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )?,
+            max_receive_count: number("MAX_RECEIVE_COUNT", 5)?,
             api_key_cache_seconds: number("API_KEY_CACHE_SECONDS", 30)?,
         })
     }

@@ -66,7 +66,7 @@ pub async fn provision(
     queues.sort_by_key(|(_, props)| !props["RedrivePolicy"].is_null());
     for (id, props) in queues {
         let name = physical_name(prefix, id);
-        let (url, arn) = create_queue(clients, &name, props, &out, options)
+        let (url, arn) = create_queue(template, clients, &name, props, &out, options)
             .await
             .with_context(|| format!("creating queue {name}"))?;
         out.arns.insert(id.into(), arn);
@@ -198,7 +198,21 @@ fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>> {
         .collect()
 }
 
+/// A number written literally or as `!Ref Parameter` (its default).
+fn resolve_number(template: &Template, v: &Value) -> Result<u64> {
+    let text = match reference(v)? {
+        Ref::Literal(s) => s,
+        Ref::Ref(param) => template
+            .parameter_default(&param)
+            .ok_or_else(|| anyhow!("parameter {param} has no default"))?,
+        Ref::GetAtt(id, attr) => bail!("expected a number, found !GetAtt {id}.{attr}"),
+    };
+    text.parse()
+        .with_context(|| format!("{text:?} is not a number"))
+}
+
 async fn create_queue(
+    template: &Template,
     clients: &AwsClients,
     name: &str,
     props: &Value,
@@ -229,7 +243,7 @@ async fn create_queue(
         };
         let policy = serde_json::json!({
             "deadLetterTargetArn": target,
-            "maxReceiveCount": redrive["maxReceiveCount"].as_u64().unwrap_or(5),
+            "maxReceiveCount": resolve_number(template, &redrive["maxReceiveCount"])?,
         });
         request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
     }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use ocsf_ingest::local::provision::ProvisionOptions;
 use ocsf_ingest::local::{LocalStack, StackOptions};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response};
@@ -27,6 +28,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// A stack whose functions see these environment variables over the template's.
 pub async fn spawn_app_with(env_overrides: Vec<(&str, &str)>) -> TestApp {
+    spawn_app_custom(env_overrides, None).await
+}
+
+/// A stack with environment overrides and a short queue visibility timeout (seconds),
+/// for tests of redelivery.
+pub async fn spawn_app_custom(
+    env_overrides: Vec<(&str, &str)>,
+    visibility_timeout: Option<u32>,
+) -> TestApp {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let prefix = format!(
         "t{}-{}",
@@ -42,6 +52,7 @@ pub async fn spawn_app_with(env_overrides: Vec<(&str, &str)>) -> TestApp {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        provision: ProvisionOptions { visibility_timeout },
         ..StackOptions::default()
     })
     .await

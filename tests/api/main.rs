@@ -6,5 +6,6 @@ mod fixtures;
 mod helpers;
 mod ingestions;
 mod keys;
+mod processing;
 mod prowler;
 mod upload;

@@ -15,7 +15,7 @@ use shared::message::JobMessage;
 use shared::Deps;
 
 pub use delta::delta_for;
-pub use process::process_job;
+pub use process::{fail_exhausted, process_job};
 
 /// Lambda handler: reports the messages that failed so only they are retried.
 pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
@@ -32,7 +32,21 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
             }
         };
         if let Err(e) = process_job(deps, &message).await {
-            tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, "processing failed; will retry");
+            let receives: u64 = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            if receives >= deps.config.max_receive_count {
+                // Last delivery: the message goes to the dead-letter queue next, so the
+                // job must not be left looking alive.
+                tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, receives, "retries exhausted");
+                if let Err(mark) = fail_exhausted(deps, &message, &e.to_string()).await {
+                    tracing::error!(job_id = %message.job_id, error = %mark, "could not mark the job failed");
+                }
+            } else {
+                tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, receives, "processing failed; will retry");
+            }
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);

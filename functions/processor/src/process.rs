@@ -260,6 +260,31 @@ fn gunzip_if_needed(object: bytes::Bytes, limit: u64) -> Result<bytes::Bytes, St
     Ok(out.into())
 }
 
+/// Marks a job failed after its message was delivered the maximum number of times.
+pub async fn fail_exhausted(
+    deps: &Deps,
+    message: &JobMessage,
+    last_error: &str,
+) -> Result<(), ProcessError> {
+    let now = shared::time::now();
+    let Some(job) = deps
+        .stores
+        .jobs
+        .claim(&message.tenant_id, &message.job_id, now)
+        .await?
+    else {
+        return Ok(());
+    };
+    let failure = FileFailure {
+        reason: "retries_exhausted",
+        detail: format!(
+            "processing failed {} times; the last error was: {last_error}",
+            deps.config.max_receive_count
+        ),
+    };
+    fail_file(deps, &job, failure).await
+}
+
 async fn fail_file(deps: &Deps, job: &Job, failure: FileFailure) -> Result<(), ProcessError> {
     let error = StoredRecordError {
         record_index: None,
@@ -280,7 +305,8 @@ async fn fail_file(deps: &Deps, job: &Job, failure: FileFailure) -> Result<(), P
             JobStatus::Failed,
             Counts {
                 total: job.total.unwrap_or(0),
-                ..Counts::default()
+                processed: job.processed,
+                invalid: job.invalid,
             },
             Some(failure.reason),
             shared::time::now(),
