@@ -1,14 +1,20 @@
-//! The read function: job status, and the API's answers for unknown paths and wrong
-//! methods (it serves the HTTP API's `$default` route).
+//! The read function: the `GET` endpoints of API.md (jobs, their errors, findings) and
+//! the API's answers for unknown paths and wrong methods (it serves the HTTP API's
+//! `$default` route). Parameters are checked in `query`, each endpoint lives in its own
+//! module, and all storage access goes through `shared::store` by Query and GetItem.
 
+mod errors;
+mod findings;
+mod ingestions;
+mod query;
 mod routes;
 
-use lambda_http::http::{header, StatusCode};
+use lambda_http::http::header;
 use lambda_http::{Body, Error, Request, Response};
 use shared::auth::Permission;
-use shared::jsonapi::{document, ingestion_resource, json_response};
 use shared::{ApiError, Deps};
 
+pub use query::Query;
 pub use routes::{route, Route};
 
 /// Lambda handler: every outcome is an HTTP response; only a broken runtime is an `Err`.
@@ -20,36 +26,30 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Err
 }
 
 async fn read(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {
-    let route = route(request.method().as_str(), request.uri().path())?;
+    let path = request.uri().path();
+    let route = route(request.method().as_str(), path)?;
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let principal = deps.auth.authenticate(authorization).await?;
     principal.require(route.permission())?;
+    let tenant = principal.tenant_id.as_str();
+    let query = Query::parse(request.uri().query());
     match route {
-        Route::Ingestion { id } => {
-            let job = deps
-                .stores
-                .jobs
-                .get(&principal.tenant_id, &id)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "job lookup failed");
-                    ApiError::Internal
-                })?
-                .ok_or_else(ApiError::not_found)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &document(ingestion_resource(&job)),
-            ))
-        }
-        Route::Ingestions
-        | Route::IngestionErrors { .. }
-        | Route::Findings
-        | Route::Finding { .. } => Err(ApiError::NotFound(
-            "this endpoint is not available yet".into(),
-        )),
+        Route::Ingestion { id } => ingestions::get(deps, tenant, &id, &query).await,
+        Route::Ingestions => ingestions::list(deps, tenant, path, &query).await,
+        Route::IngestionErrors { id } => errors::list(deps, tenant, &id, path, &query).await,
+        Route::Findings => findings::list(deps, tenant, path, &query).await,
+        Route::Finding { uid } => findings::get(deps, tenant, &uid, &query).await,
+    }
+}
+
+/// Maps a storage failure to a 500, logging what failed.
+fn internal(step: &'static str) -> impl Fn(shared::store::StoreError) -> ApiError {
+    move |e| {
+        tracing::error!(error = %e, step, "read failed");
+        ApiError::Internal
     }
 }
 

@@ -10,16 +10,23 @@
 //! | keys     | `TENANT#<t>`                | `TENANT`               | a tenant        |
 
 mod batch;
+mod finding_queries;
 mod findings;
 mod idempotency;
 mod item;
+mod job_queries;
 mod jobs;
 mod keys;
 mod objects;
 mod queue;
 
+pub use finding_queries::{FindingFilter, FindingSummary, FindingsPage};
 pub use findings::{FindingWrite, FindingsStore, StoredFindingState};
 pub use idempotency::{IdempotencyStore, Reservation, IDEMPOTENCY_TTL_SECONDS};
+pub use job_queries::{
+    compare_jobs, DayRange, ErrorsPage, JobFilter, JobSort, JobSortField, JobsPage,
+    DEFAULT_JOB_SORT, SETTLE_MARGIN,
+};
 pub use jobs::{JobsStore, StoredRecordError};
 pub use keys::KeysStore;
 pub use objects::ObjectStore;
