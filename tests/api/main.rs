@@ -8,4 +8,5 @@ mod ingestions;
 mod keys;
 mod processing;
 mod prowler;
+mod read_ingestions;
 mod upload;
