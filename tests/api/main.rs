@@ -8,5 +8,7 @@ mod ingestions;
 mod keys;
 mod processing;
 mod prowler;
+mod read_errors;
+mod read_findings;
 mod read_ingestions;
 mod upload;
