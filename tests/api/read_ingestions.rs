@@ -153,7 +153,8 @@ async fn every_filter_and_sort_matches_an_independent_expectation() {
     let to = day(jobs[200].requested_at);
     let id_part = jobs[123].id[24..32].to_string();
     type Pred = Box<dyn Fn(&Job) -> bool>;
-    let cases: Vec<(String, Pred, Vec<(&str, bool)>)> = vec![
+    type Case = (String, Pred, Vec<(&'static str, bool)>);
+    let cases: Vec<Case> = vec![
         (
             "sort=-inserted_at".into(),
             Box::new(|_| true),
