@@ -8,6 +8,7 @@
 
 mod delta;
 mod process;
+mod scan;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};

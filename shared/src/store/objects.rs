@@ -39,6 +39,22 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// The object as a byte stream, read as it is consumed.
+    pub async fn open(
+        &self,
+        key: &str,
+    ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, StoreError> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("GetObject", e))?;
+        Ok(Box::new(output.body.into_async_read()))
+    }
+
     /// The whole object.
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let output = self

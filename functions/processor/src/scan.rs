@@ -1,0 +1,376 @@
+//! Walks a top-level JSON array element by element from any reader, holding at most one
+//! element (and never more than the record size limit of it) in memory, so a file of any
+//! size is read in flat memory.
+
+use std::io::BufRead;
+
+/// One element of the array.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RawRecord {
+    /// 0-based position in the array.
+    pub index: u64,
+    /// Byte offset of the element's first byte in the (decompressed) file.
+    pub offset: u64,
+    /// The element's bytes, unless it is larger than the limit.
+    pub bytes: Vec<u8>,
+    /// The element's full size when it was over the limit (and `bytes` is empty).
+    pub oversized: Option<u64>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    #[error("the file must be a JSON array of OCSF Detection Finding objects, but it starts with {found:?} at byte offset {offset}")]
+    NotAnArray { found: char, offset: u64 },
+    #[error("the file is not valid JSON: {message} at byte offset {offset}")]
+    Malformed { message: &'static str, offset: u64 },
+    #[error("the file could not be read: {0}")]
+    Read(String),
+}
+
+enum State {
+    /// Before the opening bracket (a UTF-8 BOM is allowed first).
+    Start,
+    /// After `[` or `,`: whitespace, then an element (or `]` right after `[`).
+    BeforeElement { first: bool },
+    /// After an element: whitespace, then `,` or `]`.
+    AfterElement,
+    /// After the closing bracket: only whitespace may follow.
+    Done,
+}
+
+pub struct ArrayScanner<R> {
+    reader: R,
+    offset: u64,
+    index: u64,
+    max_record: usize,
+    state: State,
+}
+
+impl<R: BufRead> ArrayScanner<R> {
+    pub fn new(reader: R, max_record: usize) -> Self {
+        Self {
+            reader,
+            offset: 0,
+            index: 0,
+            max_record,
+            state: State::Start,
+        }
+    }
+
+    fn fill(&mut self) -> Result<&[u8], ScanError> {
+        self.reader
+            .fill_buf()
+            .map_err(|e| ScanError::Read(e.to_string()))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.reader.consume(n);
+        self.offset += n as u64;
+    }
+
+    /// Skips whitespace and returns the next significant byte without consuming it.
+    fn peek_significant(&mut self) -> Result<Option<u8>, ScanError> {
+        loop {
+            let buf = self.fill()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match buf
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                Some(i) => {
+                    let byte = buf[i];
+                    self.consume(i);
+                    return Ok(Some(byte));
+                }
+                None => {
+                    let n = buf.len();
+                    self.consume(n);
+                }
+            }
+        }
+    }
+
+    /// The next element, `Ok(None)` at the end of a well-formed array.
+    pub fn next_record(&mut self) -> Result<Option<RawRecord>, ScanError> {
+        loop {
+            match self.state {
+                State::Start => {
+                    let buf = self.fill()?;
+                    if buf.starts_with(b"\xEF\xBB\xBF") {
+                        self.consume(3);
+                    }
+                    match self.peek_significant()? {
+                        Some(b'[') => {
+                            self.consume(1);
+                            self.state = State::BeforeElement { first: true };
+                        }
+                        Some(other) => {
+                            return Err(ScanError::NotAnArray {
+                                found: other as char,
+                                offset: self.offset,
+                            })
+                        }
+                        None => return Err(self.malformed("the file is empty")),
+                    }
+                }
+                State::BeforeElement { first } => match self.peek_significant()? {
+                    Some(b']') if first => {
+                        self.consume(1);
+                        self.state = State::Done;
+                    }
+                    Some(b']') => return Err(self.malformed("trailing comma")),
+                    Some(b',') => return Err(self.malformed("expected a value")),
+                    Some(_) => {
+                        let record = self.element()?;
+                        self.state = State::AfterElement;
+                        return Ok(Some(record));
+                    }
+                    None => return Err(self.malformed("EOF while parsing a list")),
+                },
+                State::AfterElement => match self.peek_significant()? {
+                    Some(b',') => {
+                        self.consume(1);
+                        self.state = State::BeforeElement { first: false };
+                    }
+                    Some(b']') => {
+                        self.consume(1);
+                        self.state = State::Done;
+                    }
+                    Some(_) => return Err(self.malformed("expected `,` or `]`")),
+                    None => return Err(self.malformed("EOF while parsing a list")),
+                },
+                State::Done => {
+                    return match self.peek_significant()? {
+                        None => Ok(None),
+                        Some(_) => Err(self.malformed("trailing characters")),
+                    };
+                }
+            }
+        }
+    }
+
+    fn malformed(&self, message: &'static str) -> ScanError {
+        ScanError::Malformed {
+            message,
+            offset: self.offset,
+        }
+    }
+
+    /// Reads one element: up to the `,` or `]` that closes it at nesting depth 0.
+    /// Whitespace after the element's last byte is neither kept nor counted.
+    fn element(&mut self) -> Result<RawRecord, ScanError> {
+        let offset = self.offset;
+        let max = self.max_record as u64;
+        let mut bytes = Vec::new();
+        let mut size: u64 = 0;
+        let mut depth: u32 = 0;
+        let mut in_string = false;
+        let mut escaped = false;
+        // The element's last byte has been seen; only whitespace may come before `,`/`]`.
+        let mut ended = false;
+        loop {
+            let buf = self.fill()?;
+            if buf.is_empty() {
+                return Err(self.malformed("EOF while parsing a value"));
+            }
+            let mut content = 0;
+            let mut stop = None;
+            let mut bad = None;
+            for (i, &b) in buf.iter().enumerate() {
+                let space = matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+                if ended {
+                    match b {
+                        _ if space => continue,
+                        b',' | b']' => stop = Some(i),
+                        _ => bad = Some((i, "expected `,` or `]`")),
+                    }
+                    break;
+                }
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                    content = i + 1;
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' if depth > 0 => {
+                        depth -= 1;
+                        if depth == 0 {
+                            content = i + 1;
+                            ended = true;
+                            continue;
+                        }
+                    }
+                    b',' | b']' if depth == 0 => {
+                        stop = Some(i);
+                        break;
+                    }
+                    b'}' => {
+                        bad = Some((i, "unbalanced `}`"));
+                        break;
+                    }
+                    _ if space && depth == 0 => {
+                        ended = true;
+                        continue;
+                    }
+                    _ => {}
+                }
+                content = i + 1;
+            }
+            if let Some((at, message)) = bad {
+                self.consume(at);
+                return Err(self.malformed(message));
+            }
+            let keep = content.min(stop.unwrap_or(buf.len()));
+            size += keep as u64;
+            if size <= max {
+                bytes.extend_from_slice(&buf[..keep]);
+            } else if !bytes.is_empty() {
+                bytes = Vec::new();
+            }
+            let consumed = stop.unwrap_or(buf.len());
+            self.consume(consumed);
+            if stop.is_some() {
+                break;
+            }
+        }
+        let record = RawRecord {
+            index: self.index,
+            offset,
+            oversized: (size > max).then_some(size),
+            bytes,
+        };
+        self.index += 1;
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8], max: usize) -> Result<Vec<RawRecord>, ScanError> {
+        // A tiny buffer makes every boundary fall inside a read.
+        let mut scanner = ArrayScanner::new(std::io::BufReader::with_capacity(3, input), max);
+        let mut out = Vec::new();
+        while let Some(r) = scanner.next_record()? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    fn texts(records: &[RawRecord]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8(r.bytes.clone()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn splits_elements_of_any_kind() {
+        let input = br#"  [ {"a": "x,]}", "b": [1, {"c": "\"]"}]} , 42,"s" ,[1,2] , null ]  "#;
+        let records = all(input, 1 << 20).unwrap();
+        assert_eq!(
+            texts(&records),
+            [
+                r#"{"a": "x,]}", "b": [1, {"c": "\"]"}]}"#,
+                "42",
+                r#""s""#,
+                "[1,2]",
+                "null"
+            ]
+        );
+        assert_eq!(records[0].offset, 4);
+        assert_eq!(records[4].index, 4);
+        assert_eq!(all(b"[]", 10).unwrap(), vec![]);
+        assert_eq!(all(b"\xEF\xBB\xBF[ ]\n", 10).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn whitespace_after_an_element_does_not_count_towards_its_size() {
+        let mut input = br#"[{"a":1}"#.to_vec();
+        input.extend(std::iter::repeat_n(b' ', 1000));
+        input.extend_from_slice(b", 7\n\n ]");
+        let records = all(&input, 10).unwrap();
+        assert_eq!(texts(&records), [r#"{"a":1}"#, "7"]);
+        assert_eq!(records[0].oversized, None);
+        assert_eq!(
+            all(br#"[{"a":1} {"b":2}]"#, 100),
+            Err(ScanError::Malformed {
+                message: "expected `,` or `]`",
+                offset: 9
+            })
+        );
+    }
+
+    #[test]
+    fn oversized_elements_are_measured_not_kept() {
+        let input = br#"[{"a":"0123456789"}, {"b":1}]"#;
+        let records = all(input, 10).unwrap();
+        assert_eq!(records[0].oversized, Some(18));
+        assert!(records[0].bytes.is_empty());
+        assert_eq!(texts(&records[1..]), [r#"{"b":1}"#]);
+    }
+
+    #[test]
+    fn structural_errors_carry_their_offset() {
+        assert_eq!(
+            all(br#"{"a": 1}"#, 10),
+            Err(ScanError::NotAnArray {
+                found: '{',
+                offset: 0
+            })
+        );
+        assert_eq!(
+            all(b"[1, 2", 10),
+            Err(ScanError::Malformed {
+                message: "EOF while parsing a value",
+                offset: 5
+            })
+        );
+        assert_eq!(
+            all(b"[1, 2,]", 10),
+            Err(ScanError::Malformed {
+                message: "trailing comma",
+                offset: 6
+            })
+        );
+        assert_eq!(
+            all(b"[1] x", 10),
+            Err(ScanError::Malformed {
+                message: "trailing characters",
+                offset: 4
+            })
+        );
+        assert_eq!(
+            all(b"[{\"a\": 1}}]", 10),
+            Err(ScanError::Malformed {
+                message: "expected `,` or `]`",
+                offset: 9
+            })
+        );
+        assert_eq!(
+            all(b"[1}]", 10),
+            Err(ScanError::Malformed {
+                message: "unbalanced `}`",
+                offset: 2
+            })
+        );
+        assert_eq!(
+            all(b"", 10),
+            Err(ScanError::Malformed {
+                message: "the file is empty",
+                offset: 0
+            })
+        );
+    }
+}
