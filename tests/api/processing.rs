@@ -110,3 +110,106 @@ async fn a_message_that_keeps_failing_ends_in_the_dlq_and_its_job_fails() {
     };
     assert!(detail.starts_with("processing failed 5 times"), "{detail}");
 }
+
+/// Stores a file and queues its job the way the upload function does, without the
+/// upload-time structure check (as a presigned upload would arrive).
+async fn submit_unchecked(app: &crate::helpers::TestApp, file: Vec<u8>) -> String {
+    let stores = &app.stack.deps.stores;
+    let job = shared::job::Job::new_pending(&app.stack.tenant_id, None, None, None);
+    stores
+        .objects
+        .put(&job.object_key, file.into(), None)
+        .await
+        .unwrap();
+    assert!(stores.jobs.create(&job).await.unwrap());
+    stores
+        .queue
+        .send(&shared::message::JobMessage {
+            tenant_id: job.tenant_id.clone(),
+            job_id: job.id.clone(),
+            object_key: job.object_key.clone(),
+        })
+        .await
+        .unwrap();
+    job.id
+}
+
+#[tokio::test]
+async fn malformed_json_mid_file_fails_the_job_with_the_byte_offset() {
+    let app = crate::helpers::spawn_app().await;
+    let mut file = to_bytes(&scan(30));
+    let good_len = file.len();
+    file.truncate(good_len - 1); // drop the closing bracket
+    file.extend_from_slice(b", {\"class_uid\": 2004, oops}]");
+    let id = submit_unchecked(&app, file).await;
+
+    let job = app.wait_for_final(&id).await;
+    let attributes = &job["data"]["attributes"];
+    assert_eq!(attributes["status"], "failed", "{job}");
+    assert_eq!(attributes["failure_reason"], "malformed_json");
+    let errors = file_errors(&app, &id).await;
+    assert_eq!(errors.len(), 1);
+    let expected_offset = good_len - 1 + 2 + "{\"class_uid\": 2004, ".len();
+    assert_eq!(
+        errors[0],
+        (
+            "malformed_json".to_string(),
+            format!(
+                "the file is not valid JSON: key must be a string in record 30 at byte offset {expected_offset}"
+            )
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_an_array_fails_and_all_invalid_records_fail() {
+    let app = crate::helpers::spawn_app().await;
+    let id = submit_unchecked(&app, b"  {\"findings\": []}".to_vec()).await;
+    let job = app.wait_for_final(&id).await;
+    assert_eq!(job["data"]["attributes"]["failure_reason"], "not_an_array");
+    assert_eq!(
+        file_errors(&app, &id).await[0].1,
+        "the file must be a JSON array of OCSF Detection Finding objects, but it starts with '{' at byte offset 2"
+    );
+
+    let id = submit_unchecked(&app, b"[1, \"two\", {\"class_uid\": 2003}]".to_vec()).await;
+    let job = app.wait_for_final(&id).await;
+    assert_eq!(job["data"]["attributes"]["status"], "failed");
+    assert_eq!(
+        job["data"]["attributes"]["failure_reason"],
+        "no_valid_records"
+    );
+    assert_eq!(
+        job["data"]["attributes"]["summary"],
+        serde_json::json!({"total": 3, "processed": 3, "invalid": 3})
+    );
+}
+
+/// (code, detail) of a job's file-level errors.
+async fn file_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(String, String)> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let items = app
+        .stack
+        .clients
+        .dynamodb
+        .query()
+        .table_name(&app.stack.config.jobs_table)
+        .key_condition_expression("pk = :pk AND sk = :file")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!("TENANT#{}#JOB#{id}", app.stack.tenant_id)),
+        )
+        .expression_attribute_values(":file", AttributeValue::S("ERR#FILE#0000".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    items
+        .iter()
+        .map(|item| match (&item["code"], &item["detail"]) {
+            (AttributeValue::S(c), AttributeValue::S(d)) => (c.clone(), d.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
