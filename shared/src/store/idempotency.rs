@@ -4,12 +4,11 @@
 //! expire after 24 h through DynamoDB TTL (`expires_at`); reads check the time too,
 //! because TTL deletion lags.
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 use sha2::{Digest, Sha256};
 
 use super::item::{get_s, n, opt_n, s};
-use super::StoreError;
+use super::{condition_failed, StoreError};
 
 /// How long a key is remembered.
 pub const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 60 * 60;
@@ -71,11 +70,7 @@ impl IdempotencyStore {
                 .await;
             match put {
                 Ok(_) => return Ok(Reservation::Fresh),
-                Err(err)
-                    if matches!(
-                        err.as_service_error(),
-                        Some(PutItemError::ConditionalCheckFailedException(_))
-                    ) => {}
+                Err(err) if condition_failed(&err) => {}
                 Err(err) => return Err(StoreError::aws("PutItem idempotency key", err)),
             }
             let existing = self
@@ -142,14 +137,7 @@ impl IdempotencyStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
+            Err(err) if condition_failed(&err) => Ok(()),
             Err(err) => Err(StoreError::aws("DeleteItem idempotency key", err)),
         }
     }

@@ -1,14 +1,12 @@
 //! Jobs and their per-record errors. Status moves only forward: every transition is a
 //! conditional write on the current status.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
 use super::item::{get_s, get_ts, n, opt_n, opt_s, opt_ts, put_opt, s, ts, Item};
-use super::{batch, StoreError};
+use super::{batch, condition_failed, StoreError};
 use crate::job::{Counts, Job, JobStatus};
 
 #[derive(Clone, Debug)]
@@ -62,14 +60,7 @@ impl JobsStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(StoreError::aws("PutItem job", err)),
         }
     }
@@ -89,14 +80,7 @@ impl JobsStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
+            Err(err) if condition_failed(&err) => Ok(()),
             Err(err) => Err(StoreError::aws("DeleteItem job", err)),
         }
     }
@@ -142,7 +126,7 @@ impl JobsStore {
             .await;
         match result {
             Ok(output) => output.attributes.as_ref().map(from_item).transpose(),
-            Err(err) if is_condition_failure(&err) => Ok(None),
+            Err(err) if condition_failed(&err) => Ok(None),
             Err(err) => Err(StoreError::aws("UpdateItem claim job", err)),
         }
     }
@@ -179,7 +163,7 @@ impl JobsStore {
         };
         match update.send().await {
             Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Ok(()),
+            Err(err) if condition_failed(&err) => Ok(()),
             Err(err) => Err(StoreError::aws("UpdateItem job progress", err)),
         }
     }
@@ -220,7 +204,7 @@ impl JobsStore {
         };
         match update.send().await {
             Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(StoreError::aws("UpdateItem finish job", err)),
         }
     }
@@ -253,13 +237,6 @@ impl JobsStore {
             .collect();
         batch::put_all(&self.client, &self.table, items).await
     }
-}
-
-fn is_condition_failure(err: &SdkError<UpdateItemError>) -> bool {
-    matches!(
-        err.as_service_error(),
-        Some(UpdateItemError::ConditionalCheckFailedException(_))
-    )
 }
 
 pub(super) fn to_item(job: &Job) -> Item {

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
 use super::item::{get_s, get_ts, opt_ts, put_opt, s, ts, Item};
-use super::StoreError;
+use super::{condition_failed, StoreError};
 use crate::auth::{Permission, StoredKey};
 
 #[derive(Clone, Debug)]
@@ -37,14 +37,7 @@ impl KeysStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
+            Err(err) if condition_failed(&err) => Ok(()),
             Err(err) => Err(StoreError::aws("PutItem tenant", err)),
         }
     }

@@ -71,6 +71,11 @@ impl StoreError {
     }
 }
 
+/// Whether a conditional write was refused by its condition (any DynamoDB operation).
+pub(crate) fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
 /// Every adapter a function may need, configured from one [`Config`].
 #[derive(Clone, Debug)]
 pub struct Stores {
