@@ -7,8 +7,8 @@ use shared::jsonapi::{json_response, paginated_document};
 use shared::store::StoredRecordError;
 use shared::{ApiError, Deps};
 
-use crate::internal;
 use crate::query::{self, past_the_end, Query};
+use shared::store::internal;
 
 pub async fn list(
     deps: &Deps,

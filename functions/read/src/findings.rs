@@ -8,8 +8,8 @@ use shared::jsonapi::{document, json_response, paginated_document};
 use shared::store::FindingSummary;
 use shared::{ApiError, Deps};
 
-use crate::internal;
 use crate::query::{self, past_the_end, Query};
+use shared::store::internal;
 
 pub async fn get(
     deps: &Deps,

@@ -8,8 +8,8 @@ use shared::job::Job;
 use shared::jsonapi::{document, ingestion_resource, json_response, paginated_document};
 use shared::{ApiError, Deps};
 
-use crate::internal;
 use crate::query::{self, past_the_end, Query};
+use shared::store::internal;
 
 pub async fn get(
     deps: &Deps,

@@ -45,14 +45,6 @@ async fn read(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError
     }
 }
 
-/// Maps a storage failure to a 500, logging what failed.
-fn internal(step: &'static str) -> impl Fn(shared::store::StoreError) -> ApiError {
-    move |e| {
-        tracing::error!(error = %e, step, "read failed");
-        ApiError::Internal
-    }
-}
-
 impl Route {
     fn permission(&self) -> Permission {
         match self {

@@ -16,7 +16,7 @@ use shared::auth::{Permission, Principal};
 use shared::job::Job;
 use shared::jsonapi::{document, ingestion_resource, json_response};
 use shared::message::JobMessage;
-use shared::store::{Reservation, StoreError};
+use shared::store::{internal, Reservation};
 use shared::{ApiError, Deps};
 
 pub use body::{extract_file, UploadedFile};
@@ -28,13 +28,6 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Err
         Ok(response) => response,
         Err(err) => err.to_response(),
     })
-}
-
-fn internal(step: &'static str) -> impl Fn(StoreError) -> ApiError {
-    move |e| {
-        tracing::error!(error = %e, step, "upload failed");
-        ApiError::Internal
-    }
 }
 
 async fn upload(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -71,6 +71,15 @@ impl StoreError {
     }
 }
 
+/// Turns a storage failure into the client's 500, logging which step failed and why
+/// (the client never sees internals): `.map_err(store::internal("create job"))`.
+pub fn internal(step: &'static str) -> impl Fn(StoreError) -> crate::ApiError {
+    move |e| {
+        tracing::error!(error = %e, step, "storage call failed");
+        crate::ApiError::Internal
+    }
+}
+
 /// Whether a conditional write was refused by its condition (any DynamoDB operation).
 pub(crate) fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &E) -> bool {
     err.code() == Some("ConditionalCheckFailedException")
