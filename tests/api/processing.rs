@@ -213,3 +213,134 @@ async fn file_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(String, St
         })
         .collect()
 }
+
+#[tokio::test]
+async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
+    let app = crate::helpers::spawn_app().await;
+    let mut records = scan(60);
+    records[10] = records[9].clone(); // same batch of 25
+    records[45] = records[3].clone(); // a later batch
+    let response = app
+        .post_raw(to_bytes(&records), &[("Content-Type", "application/json")])
+        .await;
+    let id = response.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = app.wait_for_final(&id).await;
+    assert_eq!(
+        job["data"]["attributes"]["summary"],
+        serde_json::json!({"total": 60, "processed": 60, "invalid": 2})
+    );
+    let stores = &app.stack.deps.stores;
+    assert_eq!(
+        stores.findings.count(&app.stack.tenant_id).await.unwrap(),
+        58
+    );
+    let errors = record_errors(&app, &id).await;
+    assert_eq!(
+        errors,
+        [
+            (
+                10,
+                "duplicate_finding_uid".to_string(),
+                "/finding_info/uid".to_string()
+            ),
+            (
+                45,
+                "duplicate_finding_uid".to_string(),
+                "/finding_info/uid".to_string()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn two_processors_on_one_job_end_like_one_clean_run() {
+    let app = crate::helpers::spawn_app().await;
+    let mut records = scan(80);
+    records[70] = serde_json::json!({"class_uid": 2004});
+    records[50] = records[5].clone();
+    // Stored and queued by hand, then also processed twice more, concurrently: the
+    // queue's own delivery races two direct runs.
+    let id = submit_unchecked(&app, to_bytes(&records)).await;
+    let message = shared::message::JobMessage {
+        tenant_id: app.stack.tenant_id.clone(),
+        job_id: id.clone(),
+        object_key: shared::job::Job::object_key_for(&app.stack.tenant_id, &id),
+    };
+    let deps = &app.stack.deps;
+    let (a, b) = tokio::join!(
+        processor::process_job(deps, &message),
+        processor::process_job(deps, &message)
+    );
+    a.unwrap();
+    b.unwrap();
+    let job = app.wait_for_final(&id).await;
+    assert_eq!(job["data"]["attributes"]["status"], "completed");
+    assert_eq!(
+        job["data"]["attributes"]["summary"],
+        serde_json::json!({"total": 80, "processed": 80, "invalid": 2})
+    );
+    assert_eq!(
+        deps.stores
+            .findings
+            .count(&app.stack.tenant_id)
+            .await
+            .unwrap(),
+        78
+    );
+    let errors = record_errors(&app, &id).await;
+    assert_eq!(
+        errors.len(),
+        1 + errors.iter().filter(|e| e.0 == 70).count()
+    );
+    assert_eq!(
+        errors[0],
+        (
+            50,
+            "duplicate_finding_uid".into(),
+            "/finding_info/uid".into()
+        )
+    );
+    assert!(errors[1..].iter().all(|e| e.0 == 70));
+
+    // A late redelivery of a finished job changes nothing.
+    processor::process_job(deps, &message).await.unwrap();
+    let again = app.wait_for_final(&id).await;
+    assert_eq!(again, job);
+    assert_eq!(record_errors(&app, &id).await, errors);
+}
+
+/// (record index, code, pointer) of a job's per-record errors, in file order.
+async fn record_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(u64, String, String)> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let items = app
+        .stack
+        .clients
+        .dynamodb
+        .query()
+        .table_name(&app.stack.config.jobs_table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :err)")
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!("TENANT#{}#JOB#{id}", app.stack.tenant_id)),
+        )
+        .expression_attribute_values(":err", AttributeValue::S("ERR#0".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    items
+        .iter()
+        .map(
+            |item| match (&item["record_index"], &item["code"], &item["pointer"]) {
+                (AttributeValue::N(i), AttributeValue::S(c), AttributeValue::S(p)) => {
+                    (i.parse().unwrap(), c.clone(), p.clone())
+                }
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect()
+}

@@ -79,6 +79,7 @@ async fn findings_filter_paginate_and_show_their_raw_record() {
             first_seen_at: "2026-01-01T00:00:00.000000Z".into(),
             last_seen_at: "2026-01-01T00:00:00.000000Z".into(),
             ingestion_id: "their-job".into(),
+            record_index: i,
             delta: "new",
             raw_gzip: Vec::new(),
         })

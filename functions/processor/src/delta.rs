@@ -42,6 +42,7 @@ mod tests {
             severity: Some(severity.into()),
             ingestion_id: Some(job.into()),
             delta: Some(delta.into()),
+            record_index: Some(0),
         }
     }
 

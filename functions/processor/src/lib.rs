@@ -8,7 +8,8 @@
 
 mod delta;
 mod process;
-mod scan;
+pub mod scan;
+pub mod transform;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};

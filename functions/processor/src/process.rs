@@ -2,24 +2,19 @@
 //! and splits the array into records, the async side validates them and writes findings
 //! and errors in batches of 25. Memory holds a few batches, whatever the file size.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use serde_json::Value;
 use shared::job::{Counts, Job, JobStatus};
 use shared::message::JobMessage;
-use shared::ocsf::{validate_record, RecordError, ValidRecord, MAX_RECORD_BYTES};
-use shared::store::{FindingWrite, StoreError, StoredRecordError};
+use shared::ocsf::MAX_RECORD_BYTES;
+use shared::store::{StoreError, StoredRecordError};
 use shared::Deps;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
 use crate::scan::{ArrayScanner, RawRecord, ScanError};
+use crate::transform::{check_record, resolve_batch, Candidate, Checked, FileFailure};
 
 /// Records written per batch (one BatchWriteItem).
 const CHUNK: usize = 25;
@@ -35,28 +30,12 @@ pub enum ProcessError {
     Store(#[from] StoreError),
 }
 
-/// A record that passed validation, waiting for its batch to be written.
-struct Pending {
-    record: ValidRecord,
-    raw: Vec<u8>,
-}
-
-/// Why a whole file could not be processed.
-#[derive(Debug)]
-struct FileFailure {
-    reason: &'static str,
-    detail: String,
-}
-
-/// Counters and per-file state while a job runs.
+/// Counters and pending writes while a job runs.
 #[derive(Default)]
 struct Progress {
     processed: u64,
     invalid: u64,
-    /// Hashes of the finding uids seen so far: 8 bytes each, to keep memory small on
-    /// files with millions of records.
-    seen: HashSet<u64>,
-    batch: Vec<Pending>,
+    batch: Vec<Candidate>,
     errors: Vec<StoredRecordError>,
 }
 
@@ -215,46 +194,17 @@ async fn handle_records(
     progress: &mut Progress,
 ) -> Result<Result<(), FileFailure>, ProcessError> {
     for record in records {
-        let index = record.index;
-        let outcome = match check(&record) {
-            Ok(outcome) => outcome,
+        match check_record(record) {
             Err(failure) => return Ok(Err(failure)),
-        };
-        let outcome = outcome.and_then(|valid| {
-            let mut hasher = DefaultHasher::new();
-            valid.uid.hash(&mut hasher);
-            if progress.seen.insert(hasher.finish()) {
-                Ok(valid)
-            } else {
-                Err(vec![duplicate(&valid.uid)])
-            }
-        });
-        match outcome {
-            Ok(valid) => progress.batch.push(Pending {
-                record: valid,
-                raw: record.bytes,
-            }),
-            Err(record_errors) => {
+            Ok(Checked::Valid(candidate)) => progress.batch.push(candidate),
+            Ok(Checked::Invalid(errors)) => {
                 progress.invalid += 1;
-                let uid = finding_uid_of(&record.bytes);
-                progress
-                    .errors
-                    .extend(record_errors.into_iter().enumerate().map(|(n, e)| {
-                        StoredRecordError {
-                            record_index: Some(index),
-                            ordinal: n as u32,
-                            finding_uid: uid.clone(),
-                            pointer: e.pointer,
-                            code: e.code.to_string(),
-                            detail: e.detail,
-                        }
-                    }));
+                progress.errors.extend(errors);
             }
         }
         progress.processed += 1;
         if progress.batch.len() == CHUNK {
-            let batch = std::mem::take(&mut progress.batch);
-            write_findings(deps, job, batch, stamp).await?;
+            write_batch(deps, job, stamp, progress).await?;
         }
         if progress.errors.len() >= CHUNK {
             let errors = std::mem::take(&mut progress.errors);
@@ -273,13 +223,36 @@ async fn handle_records(
     Ok(Ok(()))
 }
 
+/// Looks up the batch's stored findings, then writes findings and duplicate errors.
+async fn write_batch(
+    deps: &Deps,
+    job: &Job,
+    stamp: &str,
+    progress: &mut Progress,
+) -> Result<(), ProcessError> {
+    let batch = std::mem::take(&mut progress.batch);
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let uids: Vec<&str> = batch.iter().map(|c| c.record.uid.as_str()).collect();
+    let stored = deps.stores.findings.states(&job.tenant_id, &uids).await?;
+    let resolved = resolve_batch(&job.id, stamp, batch, &stored);
+    progress.invalid += resolved.duplicates;
+    progress.errors.extend(resolved.errors);
+    deps.stores
+        .findings
+        .put(&job.tenant_id, resolved.findings)
+        .await?;
+    Ok(())
+}
+
 async fn flush(
     deps: &Deps,
     job: &Job,
     stamp: &str,
     progress: &mut Progress,
 ) -> Result<(), ProcessError> {
-    write_findings(deps, job, std::mem::take(&mut progress.batch), stamp).await?;
+    write_batch(deps, job, stamp, progress).await?;
     deps.stores
         .jobs
         .put_errors(
@@ -289,118 +262,6 @@ async fn flush(
         )
         .await?;
     Ok(())
-}
-
-/// Validates one record. The outer error is a file-level failure (malformed JSON).
-#[allow(clippy::type_complexity)]
-fn check(record: &RawRecord) -> Result<Result<ValidRecord, Vec<RecordError>>, FileFailure> {
-    if let Some(size) = record.oversized {
-        return Ok(Err(vec![RecordError {
-            code: "record_too_large",
-            pointer: String::new(),
-            detail: format!("the record is {size} bytes; at most {MAX_RECORD_BYTES} are accepted"),
-        }]));
-    }
-    match serde_json::from_slice::<Value>(&record.bytes) {
-        Ok(value) => Ok(validate_record(record.bytes.len(), &value)),
-        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-            Ok(Err(vec![RecordError {
-                code: "invalid_value",
-                pointer: String::new(),
-                detail: "the record is nested too deeply (more than 128 levels)".into(),
-            }]))
-        }
-        Err(e) => {
-            let offset = record.offset + offset_in(&record.bytes, e.line(), e.column());
-            let message = e.to_string();
-            let message = message
-                .rfind(" at line ")
-                .map_or(message.as_str(), |cut| &message[..cut]);
-            Err(FileFailure {
-                reason: "malformed_json",
-                detail: format!(
-                    "the file is not valid JSON: {message} in record {} at byte offset {offset}",
-                    record.index
-                ),
-            })
-        }
-    }
-}
-
-/// A byte offset within `bytes` from serde_json's 1-based line and column.
-fn offset_in(bytes: &[u8], line: usize, column: usize) -> u64 {
-    let line_start: usize = bytes
-        .split_inclusive(|b| *b == b'\n')
-        .take(line.saturating_sub(1))
-        .map(<[u8]>::len)
-        .sum();
-    (line_start + column.saturating_sub(1)).min(bytes.len()) as u64
-}
-
-fn duplicate(uid: &str) -> RecordError {
-    RecordError {
-        code: "duplicate_finding_uid",
-        pointer: "/finding_info/uid".into(),
-        detail: format!("finding_info.uid {uid:?} appears earlier in this file"),
-    }
-}
-
-fn finding_uid_of(bytes: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(bytes).ok()?;
-    value
-        .get("finding_info")?
-        .get("uid")?
-        .as_str()
-        .map(str::to_string)
-}
-
-async fn write_findings(
-    deps: &Deps,
-    job: &Job,
-    batch: Vec<Pending>,
-    now: &str,
-) -> Result<(), ProcessError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let uids: Vec<&str> = batch.iter().map(|p| p.record.uid.as_str()).collect();
-    let states = deps.stores.findings.states(&job.tenant_id, &uids).await?;
-    let writes = batch
-        .iter()
-        .map(|p| {
-            let r = &p.record;
-            let (delta, first_seen) = crate::delta_for(
-                states.get(&r.uid),
-                &job.id,
-                r.status_code.as_deref(),
-                r.severity,
-                now,
-            );
-            FindingWrite {
-                uid: r.uid.clone(),
-                severity: r.severity.to_string(),
-                status_code: r.status_code.clone(),
-                provider: r.provider.clone(),
-                account_uid: r.account_uid.clone(),
-                region: r.region.clone(),
-                check_id: r.check_id.clone(),
-                first_seen_at: first_seen.to_string(),
-                last_seen_at: now.to_string(),
-                ingestion_id: job.id.clone(),
-                delta,
-                raw_gzip: gzip(&p.raw),
-            }
-        })
-        .collect();
-    deps.stores.findings.put(&job.tenant_id, writes).await?;
-    Ok(())
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
 }
 
 /// Marks a job failed after its message was delivered the maximum number of times.
@@ -456,42 +317,4 @@ async fn fail_file(deps: &Deps, job: &Job, failure: FileFailure) -> Result<(), P
         )
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(text: &str) -> RawRecord {
-        RawRecord {
-            index: 3,
-            offset: 100,
-            bytes: text.as_bytes().to_vec(),
-            oversized: None,
-        }
-    }
-
-    #[test]
-    fn malformed_records_fail_the_file_with_an_offset() {
-        let failure = check(&raw("{\n  \"a\": tru }")).unwrap_err();
-        assert_eq!(failure.reason, "malformed_json");
-        assert!(
-            failure.detail.contains("in record 3 at byte offset 112"),
-            "{}",
-            failure.detail
-        );
-    }
-
-    #[test]
-    fn deep_and_oversized_records_are_invalid_not_fatal() {
-        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        let errors = check(&raw(&deep)).unwrap().unwrap_err();
-        assert_eq!(errors[0].code, "invalid_value");
-        let mut big = raw("");
-        big.oversized = Some(300_000);
-        let errors = check(&big).unwrap().unwrap_err();
-        assert_eq!(errors[0].code, "record_too_large");
-        let errors = check(&raw("42")).unwrap().unwrap_err();
-        assert_eq!(errors[0].code, "not_an_object");
-    }
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-use super::item::{opt_s, put_opt, s, Item};
+use super::item::{n, opt_n, opt_s, put_opt, s, Item};
 use super::{batch, StoreError};
 
 const BATCH_GET_MAX: usize = 100;
@@ -27,6 +27,8 @@ pub struct StoredFindingState {
     pub severity: Option<String>,
     pub ingestion_id: Option<String>,
     pub delta: Option<String>,
+    /// Position of the record in the file of `ingestion_id`.
+    pub record_index: Option<u64>,
 }
 
 /// One finding to store.
@@ -42,6 +44,8 @@ pub struct FindingWrite {
     pub first_seen_at: String,
     pub last_seen_at: String,
     pub ingestion_id: String,
+    /// Position of the record in the ingestion's file (finds duplicates within a file).
+    pub record_index: u64,
     pub delta: &'static str,
     /// The original record, gzip-compressed.
     pub raw_gzip: Vec<u8>,
@@ -70,6 +74,10 @@ impl FindingsStore {
         uids: &[&str],
     ) -> Result<HashMap<String, StoredFindingState>, StoreError> {
         let mut found = HashMap::new();
+        // BatchGetItem refuses a request that names a key twice.
+        let mut uids = uids.to_vec();
+        uids.sort_unstable();
+        uids.dedup();
         for chunk in uids.chunks(BATCH_GET_MAX) {
             let keys = chunk
                 .iter()
@@ -79,7 +87,7 @@ impl FindingsStore {
                 .set_keys(Some(keys))
                 .consistent_read(true)
                 .projection_expression(
-                    "uid, first_seen_at, status_code, severity, ingestion_id, delta",
+                    "uid, first_seen_at, status_code, severity, ingestion_id, delta, record_index",
                 )
                 .build()
                 .map_err(|e| StoreError::build("BatchGetItem findings", e))?;
@@ -108,6 +116,7 @@ impl FindingsStore {
                                 severity: opt_s(&item, "severity"),
                                 ingestion_id: opt_s(&item, "ingestion_id"),
                                 delta: opt_s(&item, "delta"),
+                                record_index: opt_n(&item, "record_index")?,
                             },
                         );
                     }
@@ -141,6 +150,7 @@ impl FindingsStore {
                     ("last_seen_at".to_string(), s(f.last_seen_at)),
                     ("ingestion_id".to_string(), s(f.ingestion_id)),
                     ("delta".to_string(), s(f.delta)),
+                    ("record_index".to_string(), n(f.record_index)),
                     (
                         "raw_gz".to_string(),
                         AttributeValue::B(Blob::new(f.raw_gzip)),
