@@ -13,7 +13,7 @@ pub mod transform;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use shared::message::JobMessage;
+use shared::message::{jobs_in_message, JobMessage};
 use shared::Deps;
 
 pub use delta::delta_for;
@@ -25,34 +25,48 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatc
     for record in event.payload.records {
         let id = record.message_id.clone().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or("");
-        let message = match serde_json::from_str::<JobMessage>(body) {
-            Ok(message) => message,
-            Err(e) => {
-                // Not ours (e.g. S3's test event): nothing to retry.
-                tracing::warn!(message_id = %id, error = %e, "ignoring unrecognised message");
-                continue;
-            }
-        };
-        if let Err(e) = process_job(deps, &message).await {
-            let receives: u64 = record
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
-            if receives >= deps.config.max_receive_count {
-                // Last delivery: the message goes to the dead-letter queue next, so the
-                // job must not be left looking alive.
-                tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, receives, "retries exhausted");
-                if let Err(mark) = fail_exhausted(deps, &message, &e.to_string()).await {
-                    tracing::error!(job_id = %message.job_id, error = %mark, "could not mark the job failed");
-                }
-            } else {
-                tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, receives, "processing failed; will retry");
-            }
+        let jobs = jobs_in_message(body);
+        if jobs.is_empty() {
+            // Not ours (e.g. S3's test event): nothing to retry.
+            tracing::warn!(message_id = %id, "ignoring unrecognised message");
+            continue;
+        }
+        let mut failed = false;
+        for message in jobs {
+            failed |= !run_one(deps, &message, &record.attributes, &id).await;
+        }
+        if failed {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
         }
     }
     Ok(response)
+}
+
+/// Processes one job; false if it failed and the message should come back.
+async fn run_one(
+    deps: &Deps,
+    message: &JobMessage,
+    attributes: &std::collections::HashMap<String, String>,
+    id: &str,
+) -> bool {
+    let Err(e) = process_job(deps, message).await else {
+        return true;
+    };
+    let receives: u64 = attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    if receives >= deps.config.max_receive_count {
+        // Last delivery: the message goes to the dead-letter queue next, so the job must
+        // not be left looking alive.
+        tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, receives, "retries exhausted");
+        if let Err(mark) = fail_exhausted(deps, message, &e.to_string()).await {
+            tracing::error!(job_id = %message.job_id, error = %mark, "could not mark the job failed");
+        }
+    } else {
+        tracing::error!(message_id = %id, job_id = %message.job_id, error = %e, receives, "processing failed; will retry");
+    }
+    false
 }
