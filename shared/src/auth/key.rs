@@ -8,11 +8,21 @@ pub const PREFIX_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub const PREFIX_LEN: usize = 8;
 const SECRET_BYTES: usize = 32;
 
-/// A key as a client presents it, split into its lookup prefix and secret.
-#[derive(Debug, PartialEq, Eq)]
+/// A key as a client presents it, split into its lookup prefix and secret. Its `Debug`
+/// shows the prefix only, so a stray `?key` in a log line cannot leak the secret.
+#[derive(PartialEq, Eq)]
 pub struct ApiKey<'a> {
     pub prefix: &'a str,
     pub secret: &'a str,
+}
+
+impl std::fmt::Debug for ApiKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("prefix", &self.prefix)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,8 +47,7 @@ pub fn parse_authorization(header: Option<&str>) -> Result<ApiKey<'_>, KeyFormat
         .strip_prefix("pk_")
         .and_then(|rest| rest.split_once('.'))
         .ok_or(KeyFormatError::Malformed)?;
-    let prefix_ok =
-        prefix.len() == PREFIX_LEN && prefix.bytes().all(|b| PREFIX_ALPHABET.contains(&b));
+    let prefix_ok = is_prefix(prefix);
     let secret_ok = secret.len() >= 43
         && secret.len() <= 512
         && secret
@@ -50,6 +59,19 @@ pub fn parse_authorization(header: Option<&str>) -> Result<ApiKey<'_>, KeyFormat
     Ok(ApiKey { prefix, secret })
 }
 
+fn is_prefix(s: &str) -> bool {
+    s.len() == PREFIX_LEN && s.bytes().all(|b| PREFIX_ALPHABET.contains(&b))
+}
+
+/// The prefix an operator names a key by: `ABCDEFGH`, `pk_ABCDEFGH`, or a whole key
+/// (`pk_ABCDEFGH.<secret>`, e.g. one that leaked and must be revoked).
+pub fn parse_prefix(s: &str) -> Option<&str> {
+    let s = s.trim();
+    let s = s.strip_prefix("pk_").unwrap_or(s);
+    let prefix = s.split_once('.').map_or(s, |(prefix, _)| prefix);
+    is_prefix(prefix).then_some(prefix)
+}
+
 /// Hex SHA-256 of a secret: the only form in which a secret is stored.
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
@@ -57,11 +79,19 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// A freshly generated key: the full key is shown once, only the hash is kept.
-#[derive(Debug)]
 pub struct GeneratedKey {
     pub prefix: String,
     pub full_key: String,
     pub secret_hash: String,
+}
+
+impl std::fmt::Debug for GeneratedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedKey")
+            .field("prefix", &self.prefix)
+            .field("full_key", &"<redacted>")
+            .finish()
+    }
 }
 
 pub fn generate_key() -> GeneratedKey {
@@ -91,6 +121,31 @@ mod tests {
         assert_eq!(parsed.prefix, key.prefix);
         assert_eq!(hash_secret(parsed.secret), key.secret_hash);
         assert_eq!(parsed.secret.len(), 43);
+    }
+
+    #[test]
+    fn operators_may_name_a_key_by_prefix_or_whole_key() {
+        let key = generate_key();
+        assert_eq!(parse_prefix(&key.prefix), Some(key.prefix.as_str()));
+        assert_eq!(
+            parse_prefix(&format!("pk_{}", key.prefix)),
+            Some(key.prefix.as_str())
+        );
+        assert_eq!(parse_prefix(&key.full_key), Some(key.prefix.as_str()));
+        assert_eq!(parse_prefix("pk_ABCDEFG"), None);
+        assert_eq!(parse_prefix("abcdefgh"), None);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let key = generate_key();
+        let header = format!("Api-Key {}", key.full_key);
+        let parsed = parse_authorization(Some(&header)).unwrap();
+        let secret = parsed.secret.to_string();
+        for shown in [format!("{parsed:?}"), format!("{key:?}")] {
+            assert!(!shown.contains(&secret), "{shown}");
+            assert!(shown.contains(&key.prefix), "{shown}");
+        }
     }
 
     #[test]

@@ -8,6 +8,13 @@
 //! | findings | `TENANT#<t>`                | `FINDING#<uid>`        | a finding       |
 //! | keys     | `KEY#<prefix>`              | `KEY`                  | an API key      |
 //! | keys     | `TENANT#<t>`                | `TENANT`               | a tenant        |
+//! | keys     | `TENANT#<t>`                | `KEY#<prefix>`         | index: the tenant's key |
+//!
+//! An API key is found by its prefix (authentication: one GetItem on `KEY#<prefix>`,
+//! which holds the hash, permissions, expiry, revocation and `last_used_at`). The
+//! tenant's index item only names the prefix, so listing a tenant's keys is one Query
+//! plus a GetItem per key, and no key state is ever kept twice. Key and index item are
+//! written in one TransactWriteItems that also checks the tenant exists (`keys.rs`).
 
 mod batch;
 mod finding_queries;
@@ -28,7 +35,7 @@ pub use job_queries::{
     DEFAULT_JOB_SORT, SETTLE_MARGIN,
 };
 pub use jobs::{JobsStore, StoredRecordError};
-pub use keys::KeysStore;
+pub use keys::{KeysStore, PutKeyOutcome, RevokeOutcome, Tenant};
 pub use objects::ObjectStore;
 pub use queue::JobQueue;
 
