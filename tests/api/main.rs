@@ -1,6 +1,7 @@
 //! End-to-end tests: each test starts its own local stack (its own moto, resources and
 //! gateway port) and drives it over HTTP like a client would.
 
+mod auth_logs;
 mod auth_matrix;
 mod dev;
 mod fixtures;

@@ -27,6 +27,11 @@ pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
 /// well-formed ones get here; this bounds memory under a flood of random prefixes).
 const MAX_ENTRIES: usize = 10_000;
 
+/// The configured lookup cache lifetime, capped at [`MAX_CACHE_TTL`].
+pub fn cache_ttl(configured: Duration) -> Duration {
+    configured.min(MAX_CACHE_TTL)
+}
+
 #[derive(Debug)]
 pub struct Authenticator {
     keys: KeysStore,
@@ -40,7 +45,7 @@ impl Authenticator {
     pub fn new(keys: KeysStore, ttl: Duration) -> Self {
         Self {
             keys,
-            ttl: ttl.min(MAX_CACHE_TTL),
+            ttl: cache_ttl(ttl),
             cache: Mutex::new(HashMap::new()),
             last_use_written: Mutex::new(HashMap::new()),
         }
@@ -117,5 +122,17 @@ impl Authenticator {
         }
         written.insert(prefix.to_string(), Instant::now());
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_key_is_trusted_from_cache_for_at_most_a_minute() {
+        assert_eq!(cache_ttl(Duration::from_secs(30)), Duration::from_secs(30));
+        assert_eq!(cache_ttl(Duration::from_secs(3600)), MAX_CACHE_TTL);
+        assert_eq!(cache_ttl(Duration::ZERO), Duration::ZERO);
     }
 }

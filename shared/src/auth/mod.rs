@@ -14,7 +14,7 @@ mod key;
 mod principal;
 mod tenant;
 
-pub use authenticator::{Authenticator, MAX_CACHE_TTL};
+pub use authenticator::{cache_ttl, Authenticator, MAX_CACHE_TTL};
 pub use key::{
     generate_key, hash_secret, parse_authorization, parse_prefix, ApiKey, GeneratedKey,
     KeyFormatError,
