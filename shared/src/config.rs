@@ -18,6 +18,12 @@ pub struct Config {
     /// Deliveries of a processing message before it goes to the dead-letter queue (the
     /// queue's redrive policy uses the same number).
     pub max_receive_count: u64,
+    /// How long a processor's claim on a job lasts (longer than the function timeout, so
+    /// a live run never loses it; a crashed run's job is taken over after it).
+    pub lease_seconds: u64,
+    /// Upper bound on one processor run before it checkpoints and continues in a new
+    /// invocation; the Lambda deadline (less a margin) applies in any case.
+    pub max_run_seconds: Option<u64>,
     /// How long a warm function may trust a key lookup it already made.
     pub api_key_cache_seconds: u64,
 }
@@ -71,6 +77,11 @@ impl Config {
                 DEFAULT_MAX_DECOMPRESSED_BYTES,
             )?,
             max_receive_count: number("MAX_RECEIVE_COUNT", 5)?,
+            lease_seconds: number("PROCESSOR_LEASE_SECONDS", 960)?,
+            max_run_seconds: match get("MAX_RUN_SECONDS") {
+                Some(_) => Some(number("MAX_RUN_SECONDS", 0)?),
+                None => None,
+            },
             api_key_cache_seconds: number("API_KEY_CACHE_SECONDS", 30)?,
         })
     }

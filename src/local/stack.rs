@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use aws_sdk_dynamodb::config::{Credentials, Region};
@@ -134,7 +135,8 @@ impl LocalStack {
             }
         }));
         for event in template.queue_events()? {
-            let handler = sqs_handler(template.binary_of(&event.function), &deps)
+            let timeout = Duration::from_secs(template.timeout_of(&event.function));
+            let handler = sqs_handler(template.binary_of(&event.function), timeout, &deps)
                 .ok_or_else(|| anyhow!("no local handler for {}", event.function))?;
             let feeder = Feeder {
                 clients: clients.clone(),
@@ -180,14 +182,20 @@ fn http_handler(binary: Option<&str>, deps: &Arc<Deps>) -> Option<HttpHandler> {
     }
 }
 
-fn sqs_handler(binary: Option<&str>, deps: &Arc<Deps>) -> Option<SqsHandler> {
+/// The processor's handler, invoked with the deadline Lambda would give it: now plus
+/// the function's timeout from the template.
+fn sqs_handler(binary: Option<&str>, timeout: Duration, deps: &Arc<Deps>) -> Option<SqsHandler> {
     let deps = deps.clone();
     match binary? {
         "processor" => Some(Arc::new(move |event| {
             let deps = deps.clone();
             Box::pin(async move {
-                let event =
-                    lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+                let mut context = lambda_runtime::Context::default();
+                let deadline = SystemTime::now() + timeout;
+                context.deadline = deadline
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                let event = lambda_runtime::LambdaEvent::new(event, context);
                 processor::handle(&deps, event).await
             })
         })),

@@ -135,6 +135,14 @@ impl Template {
             .collect()
     }
 
+    /// A function's timeout in seconds (its own, else the Globals', else Lambda's 3 s).
+    pub fn timeout_of(&self, function: &str) -> u64 {
+        self.doc["Resources"][function]["Properties"]["Timeout"]
+            .as_u64()
+            .or_else(|| self.doc["Globals"]["Function"]["Timeout"].as_u64())
+            .unwrap_or(3)
+    }
+
     /// A function's binary name (its `BuildProperties.Binary`).
     pub fn binary_of(&self, function: &str) -> Option<&str> {
         self.doc["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str()
@@ -215,6 +223,8 @@ mod tests {
         let env = t.environment().unwrap();
         assert!(env.contains(&("QUEUE_URL".into(), Ref::Ref("IngestQueue".into()))));
         assert_eq!(t.binary_of("ProcessorFunction"), Some("processor"));
+        assert_eq!(t.timeout_of("ProcessorFunction"), 900);
+        assert_eq!(t.timeout_of("ReadFunction"), 30, "from Globals");
         assert_eq!(
             t.parameter_default("MaxUploadBytes").as_deref(),
             Some("4194304")

@@ -271,8 +271,8 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
     };
     let deps = &app.stack.deps;
     let (a, b) = tokio::join!(
-        processor::process_job(deps, &message),
-        processor::process_job(deps, &message)
+        processor::process_job(deps, &message, None),
+        processor::process_job(deps, &message, None)
     );
     a.unwrap();
     b.unwrap();
@@ -306,7 +306,10 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
     assert!(errors[1..].iter().all(|e| e.0 == 70));
 
     // A late redelivery of a finished job changes nothing.
-    processor::process_job(deps, &message).await.unwrap();
+    assert_eq!(
+        processor::process_job(deps, &message, None).await.unwrap(),
+        processor::RunEnd::Skipped
+    );
     let again = app.wait_for_final(&id).await;
     assert_eq!(again, job);
     assert_eq!(record_errors(&app, &id).await, errors);
@@ -343,4 +346,126 @@ async fn record_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(u64, Str
             },
         )
         .collect()
+}
+
+#[tokio::test]
+async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes() {
+    // Every run stops after its first batch of 25 records and continues in a new run.
+    let app = crate::helpers::spawn_app_with(vec![("MAX_RUN_SECONDS", "0")]).await;
+    let mut records = scan(130);
+    records[100] = records[2].clone(); // a duplicate across runs
+    records[61] = serde_json::json!({"class_uid": 2004});
+    let plain = to_bytes(&records);
+    for (name, body, headers) in [
+        (
+            "plain",
+            plain.clone(),
+            vec![("Content-Type", "application/json")],
+        ),
+        (
+            "gzip",
+            gzip_bytes(&plain),
+            vec![
+                ("Content-Type", "application/json"),
+                ("Content-Encoding", "gzip"),
+            ],
+        ),
+    ] {
+        let before = app
+            .stack
+            .deps
+            .stores
+            .findings
+            .count(&app.stack.tenant_id)
+            .await
+            .unwrap();
+        let response = app.post_raw(body, &headers).await;
+        assert_eq!(response.status(), 202, "{name}");
+        let id = response.json::<Value>().await.unwrap()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let job = app.wait_for_final(&id).await;
+        assert_eq!(
+            job["data"]["attributes"]["status"], "completed",
+            "{name}: {job}"
+        );
+        assert_eq!(
+            job["data"]["attributes"]["summary"],
+            serde_json::json!({"total": 130, "processed": 130, "invalid": 2}),
+            "{name}"
+        );
+        let errors = record_errors(&app, &id).await;
+        assert_eq!(
+            errors
+                .iter()
+                .map(|e| (e.0, e.1.as_str()))
+                .filter(|e| e.1 == "duplicate_finding_uid")
+                .collect::<Vec<_>>(),
+            [(100, "duplicate_finding_uid")],
+            "{name}"
+        );
+        assert!(
+            errors.iter().all(|e| e.0 == 100 || e.0 == 61),
+            "{name}: {errors:?}"
+        );
+        let after = app
+            .stack
+            .deps
+            .stores
+            .findings
+            .count(&app.stack.tenant_id)
+            .await
+            .unwrap();
+        assert_eq!(after, 128, "{name}: same uids both times ({before} before)");
+    }
+}
+
+#[tokio::test]
+async fn a_crashed_run_is_taken_over_once_its_lease_runs_out() {
+    let app = crate::helpers::spawn_app().await;
+    let records = scan(40);
+    let job = shared::job::Job::new_pending(&app.stack.tenant_id, Some(40), None, None);
+    let stores = &app.stack.deps.stores;
+    stores
+        .objects
+        .put(&job.object_key, to_bytes(&records).into(), None)
+        .await
+        .unwrap();
+    assert!(stores.jobs.create(&job).await.unwrap());
+    // A run claims the job and dies at once; its lease lasts 300 ms.
+    let claimed = stores
+        .jobs
+        .claim_run(&job.tenant_id, &job.id, shared::time::now(), 300)
+        .await
+        .unwrap();
+    assert!(matches!(claimed, shared::store::ClaimOutcome::Claimed(_)));
+    let message = shared::message::JobMessage {
+        tenant_id: job.tenant_id.clone(),
+        job_id: job.id.clone(),
+        object_key: job.object_key.clone(),
+    };
+    // While the lease holds, another delivery leaves the job alone...
+    assert_eq!(
+        processor::process_job(&app.stack.deps, &message, None)
+            .await
+            .unwrap(),
+        processor::RunEnd::Skipped
+    );
+    // ...and once it has run out, the redelivered message takes the job over.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    stores.queue.send(&message).await.unwrap();
+    let done = app.wait_for_final(&job.id).await;
+    assert_eq!(done["data"]["attributes"]["status"], "completed");
+    assert_eq!(
+        done["data"]["attributes"]["summary"],
+        serde_json::json!({"total": 40, "processed": 40, "invalid": 0})
+    );
+}
+
+fn gzip_bytes(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
 }

@@ -3,12 +3,13 @@
 //! and errors in batches of 25. Memory holds a few batches, whatever the file size.
 
 use std::io::{BufRead, BufReader, Read};
+use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
 use shared::job::{Counts, Job, JobStatus};
 use shared::message::JobMessage;
 use shared::ocsf::MAX_RECORD_BYTES;
-use shared::store::{StoreError, StoredRecordError};
+use shared::store::{Checkpoint, ClaimOutcome, Run, StoreError, StoredRecordError};
 use shared::Deps;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
@@ -39,30 +40,98 @@ struct Progress {
     errors: Vec<StoredRecordError>,
 }
 
-pub async fn process_job(deps: &Deps, message: &JobMessage) -> Result<(), ProcessError> {
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The job reached completed or failed.
+    Finished,
+    /// The run stopped at its deadline, saved a checkpoint and queued a continuation.
+    Continued,
+    /// Nothing to do: the job is finished, unknown, or another run holds its lease
+    /// (that run's own message comes back if it dies).
+    Skipped,
+}
+
+/// Processes a job from its checkpoint (or its start) until it is finished or `stop_at`
+/// passes; at least one batch is processed per run, so every run makes progress.
+pub async fn process_job(
+    deps: &Deps,
+    message: &JobMessage,
+    stop_at: Option<Instant>,
+) -> Result<RunEnd, ProcessError> {
     let now = shared::time::now();
-    let Some(job) = deps
+    let lease_ms = deps.config.lease_seconds.saturating_mul(1000);
+    let run = match deps
         .stores
         .jobs
-        .claim(&message.tenant_id, &message.job_id, now)
+        .claim_run(&message.tenant_id, &message.job_id, now, lease_ms)
         .await?
-    else {
-        tracing::info!(job_id = %message.job_id, "job already finished or unknown; acknowledging");
-        return Ok(());
+    {
+        ClaimOutcome::Claimed(run) => *run,
+        ClaimOutcome::Busy => {
+            tracing::info!(job_id = %message.job_id, "another run holds the job; acknowledging");
+            return Ok(RunEnd::Skipped);
+        }
+        ClaimOutcome::Finished => {
+            tracing::info!(job_id = %message.job_id, "job already finished or unknown; acknowledging");
+            return Ok(RunEnd::Skipped);
+        }
     };
-    let body = deps.stores.objects.open(&message.object_key).await?;
+    let result = run_claimed(deps, message, stop_at, &run, now).await;
+    if result.is_err() {
+        // Let the next delivery of this message take the job at once.
+        if let Err(e) = deps.stores.jobs.release_run(&run).await {
+            tracing::error!(job_id = %run.job.id, error = %e, "could not release the job");
+        }
+    }
+    result
+}
+
+async fn run_claimed(
+    deps: &Deps,
+    message: &JobMessage,
+    stop_at: Option<Instant>,
+    run: &Run,
+    now: time::OffsetDateTime,
+) -> Result<RunEnd, ProcessError> {
+    let job = &run.job;
+    let resume = run.resume.unwrap_or_default();
+    let from = if resume.gzip { 0 } else { resume.offset };
+    let body = deps.stores.objects.open(&message.object_key, from).await?;
     let limit = deps.config.max_decompressed_bytes;
     let (tx, mut rx) = mpsc::channel(READ_AHEAD);
-    let reader = tokio::task::spawn_blocking(move || read_records(body, limit, tx));
+    let start = run.resume;
+    let reader = tokio::task::spawn_blocking(move || read_records(body, limit, start, tx));
 
     let stamp = shared::time::format(now);
-    let mut progress = Progress::default();
+    let mut progress = Progress {
+        processed: resume.processed,
+        invalid: resume.invalid,
+        ..Progress::default()
+    };
     let mut failure = None;
+    let mut checkpoint = None;
     while let Some(item) = rx.recv().await {
         match item {
-            Ok(records) => {
-                if let Err(f) = handle_records(deps, &job, &stamp, records, &mut progress).await? {
+            Ok(chunk) => {
+                let gzip = chunk.gzip;
+                let last = chunk.records.last().map(|r| (r.index, r.end));
+                if let Err(f) =
+                    handle_records(deps, job, &stamp, chunk.records, &mut progress).await?
+                {
                     failure = Some(f);
+                    break;
+                }
+                if stop_at.is_some_and(|at| Instant::now() >= at) {
+                    if let Some((index, end)) = last {
+                        checkpoint = Some(Checkpoint {
+                            index: index + 1,
+                            offset: end,
+                            gzip,
+                            processed: 0,
+                            invalid: 0,
+                        });
+                    }
                     break;
                 }
             }
@@ -75,9 +144,20 @@ pub async fn process_job(deps: &Deps, message: &JobMessage) -> Result<(), Proces
     drop(rx);
     let _ = reader.await;
     if let Some(failure) = failure {
-        return fail_file(deps, &job, failure).await;
+        fail_file(deps, job, failure).await?;
+        return Ok(RunEnd::Finished);
     }
-    flush(deps, &job, &stamp, &mut progress).await?;
+    flush(deps, job, &stamp, &mut progress).await?;
+
+    if let Some(mut checkpoint) = checkpoint {
+        checkpoint.processed = progress.processed;
+        checkpoint.invalid = progress.invalid;
+        if deps.stores.jobs.save_checkpoint(run, checkpoint).await? {
+            deps.stores.queue.send(message).await?;
+            tracing::info!(job_id = %job.id, next_record = checkpoint.index, "deadline near: continuing in a new run");
+        }
+        return Ok(RunEnd::Continued);
+    }
 
     let Progress {
         processed, invalid, ..
@@ -94,27 +174,38 @@ pub async fn process_job(deps: &Deps, message: &JobMessage) -> Result<(), Proces
     };
     deps.stores
         .jobs
-        .finish(&job, status, counts, reason, shared::time::now())
+        .finish(job, status, counts, reason, shared::time::now())
         .await?;
     tracing::info!(job_id = %job.id, total = processed, invalid, status = status.as_str(), "job finished");
-    Ok(())
+    Ok(RunEnd::Finished)
 }
 
-/// The blocking side: decompress if needed, split the array, send batches.
+/// Records read by the blocking side, and whether the file is gzip-compressed.
+struct Chunk {
+    records: Vec<RawRecord>,
+    gzip: bool,
+}
+
+/// The blocking side: decompress if needed, split the array (from the checkpoint, if
+/// any), send batches.
 fn read_records(
     body: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
     limit: u64,
-    tx: mpsc::Sender<Result<Vec<RawRecord>, ScanError>>,
+    resume: Option<Checkpoint>,
+    tx: mpsc::Sender<Result<Chunk, ScanError>>,
 ) {
     let mut raw = BufReader::with_capacity(READ_BUFFER, SyncIoBridge::new(body));
-    let gzip = match raw.fill_buf() {
-        Ok(head) => head.starts_with(&[0x1f, 0x8b]),
-        Err(e) => {
-            let _ = tx.blocking_send(Err(ScanError::Read(e.to_string())));
-            return;
-        }
+    let gzip = match resume {
+        Some(checkpoint) => checkpoint.gzip,
+        None => match raw.fill_buf() {
+            Ok(head) => head.starts_with(&[0x1f, 0x8b]),
+            Err(e) => {
+                let _ = tx.blocking_send(Err(ScanError::Read(e.to_string())));
+                return;
+            }
+        },
     };
-    let source: Box<dyn BufRead> = if gzip {
+    let mut source: Box<dyn BufRead> = if gzip {
         let inflated = Limited {
             inner: MultiGzDecoder::new(raw),
             remaining: limit,
@@ -123,28 +214,49 @@ fn read_records(
     } else {
         Box::new(raw)
     };
-    let mut scanner = ArrayScanner::new(source, MAX_RECORD_BYTES);
-    let mut chunk = Vec::with_capacity(CHUNK);
-    loop {
-        match scanner.next_record() {
-            Ok(Some(record)) => {
-                chunk.push(record);
-                if chunk.len() == CHUNK
-                    && tx
-                        .blocking_send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
-                        .is_err()
-                {
+    let mut scanner = match resume {
+        None => ArrayScanner::new(source, MAX_RECORD_BYTES),
+        Some(checkpoint) => {
+            if gzip {
+                // A compressed stream cannot be entered mid-way: inflate up to the checkpoint.
+                let skipped = std::io::copy(
+                    &mut (&mut source).take(checkpoint.offset),
+                    &mut std::io::sink(),
+                );
+                if let Err(e) = skipped {
+                    let _ = tx.blocking_send(Err(ScanError::Read(e.to_string())));
                     return;
                 }
             }
+            ArrayScanner::resume(
+                source,
+                MAX_RECORD_BYTES,
+                checkpoint.index,
+                checkpoint.offset,
+            )
+        }
+    };
+    let chunk = |records| Chunk { records, gzip };
+    let mut records = Vec::with_capacity(CHUNK);
+    loop {
+        match scanner.next_record() {
+            Ok(Some(record)) => {
+                records.push(record);
+                if records.len() == CHUNK {
+                    let full = std::mem::replace(&mut records, Vec::with_capacity(CHUNK));
+                    if tx.blocking_send(Ok(chunk(full))).is_err() {
+                        return;
+                    }
+                }
+            }
             Ok(None) => {
-                if !chunk.is_empty() {
-                    let _ = tx.blocking_send(Ok(chunk));
+                if !records.is_empty() {
+                    let _ = tx.blocking_send(Ok(chunk(records)));
                 }
                 return;
             }
             Err(e) => {
-                if !chunk.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
+                if !records.is_empty() && tx.blocking_send(Ok(chunk(records))).is_err() {
                     return;
                 }
                 let _ = tx.blocking_send(Err(e));

@@ -15,6 +15,8 @@ pub struct RawRecord {
     pub bytes: Vec<u8>,
     /// The element's full size when it was over the limit (and `bytes` is empty).
     pub oversized: Option<u64>,
+    /// Byte offset just after the element (where a resumed scan starts).
+    pub end: u64,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +57,23 @@ impl<R: BufRead> ArrayScanner<R> {
             max_record,
             state: State::Start,
         }
+    }
+
+    /// Continues an array whose elements before `index` were read already: `reader`
+    /// starts at byte `offset` of the file, just after element `index - 1`.
+    pub fn resume(reader: R, max_record: usize, index: u64, offset: u64) -> Self {
+        Self {
+            reader,
+            offset,
+            index,
+            max_record,
+            state: State::AfterElement,
+        }
+    }
+
+    /// The byte offset just after the last element returned (where a later run resumes).
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     fn fill(&mut self) -> Result<&[u8], ScanError> {
@@ -248,6 +267,7 @@ impl<R: BufRead> ArrayScanner<R> {
             offset,
             oversized: (size > max).then_some(size),
             bytes,
+            end: self.offset,
         };
         self.index += 1;
         Ok(record)
@@ -310,6 +330,23 @@ mod tests {
                 offset: 9
             })
         );
+    }
+
+    #[test]
+    fn a_resumed_scan_continues_after_the_checkpoint() {
+        let input = br#"[{"a":1}, {"b":2} ,{"c":3}]"#;
+        let mut first = ArrayScanner::new(&input[..], 100);
+        first.next_record().unwrap().unwrap();
+        first.next_record().unwrap().unwrap();
+        let offset = first.offset();
+        assert_eq!(offset, 17);
+        let mut rest = ArrayScanner::resume(&input[offset as usize..], 100, 2, offset);
+        let third = rest.next_record().unwrap().unwrap();
+        assert_eq!(
+            (third.index, third.offset, third.bytes),
+            (2, 19, br#"{"c":3}"#.to_vec())
+        );
+        assert_eq!(rest.next_record().unwrap(), None);
     }
 
     #[test]

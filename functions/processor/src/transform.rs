@@ -217,6 +217,7 @@ mod tests {
             offset: 100,
             bytes: text.as_bytes().to_vec(),
             oversized: None,
+            end: 100 + text.len() as u64,
         }
     }
 

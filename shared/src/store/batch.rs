@@ -67,3 +67,86 @@ async fn write_batch(
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((50u64 << attempt.min(6)).min(2_000))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn items(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| Item::from([("pk".to_string(), AttributeValue::S(format!("k{i}")))]))
+            .collect()
+    }
+
+    fn put(item: Item) -> WriteRequest {
+        WriteRequest::builder()
+            .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+            .build()
+    }
+
+    // moto never answers with UnprocessedItems, so this path is exercised against the
+    // SDK's own mock of DynamoDB.
+    #[tokio::test]
+    async fn unprocessed_items_are_sent_again_until_written() {
+        let throttled = mock!(Client::batch_write_item)
+            .match_requests(|r| r.request_items().is_some_and(|m| m["t"].len() == 25))
+            .sequence()
+            .output(|| {
+                BatchWriteItemOutput::builder()
+                    .unprocessed_items("t", items(3).into_iter().map(put).collect())
+                    .build()
+            })
+            .build();
+        let retried = mock!(Client::batch_write_item)
+            .match_requests(|r| r.request_items().is_some_and(|m| m["t"].len() == 3))
+            .sequence()
+            .output(|| {
+                BatchWriteItemOutput::builder()
+                    .unprocessed_items("t", items(1).into_iter().map(put).collect())
+                    .build()
+            })
+            .output(|| BatchWriteItemOutput::builder().build())
+            .build();
+        let rest = mock!(Client::batch_write_item)
+            .match_requests(|r| r.request_items().is_some_and(|m| m["t"].len() == 5))
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let last = mock!(Client::batch_write_item)
+            .match_requests(|r| r.request_items().is_some_and(|m| m["t"].len() == 1))
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&throttled, &retried, &rest, &last]
+        );
+
+        put_all(&client, "t", items(30)).await.unwrap();
+
+        assert_eq!(throttled.num_calls(), 1, "one full batch of 25");
+        assert_eq!(retried.num_calls(), 1, "the 3 unprocessed sent again");
+        assert_eq!(last.num_calls(), 1, "then the 1 still unprocessed");
+        assert_eq!(
+            rest.num_calls(),
+            1,
+            "the remaining 5 in a batch of their own"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn items_never_processed_are_an_error_not_a_hang() {
+        let stuck = mock!(Client::batch_write_item).then_output(|| {
+            BatchWriteItemOutput::builder()
+                .unprocessed_items("t", items(2).into_iter().map(put).collect())
+                .build()
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&stuck]);
+        let err = put_all(&client, "t", items(2)).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "BatchWriteItem failed: 2 items still unprocessed after 8 attempts"
+        );
+        assert_eq!(stuck.num_calls(), 8);
+    }
+}

@@ -22,6 +22,7 @@ mod findings;
 mod idempotency;
 mod item;
 mod job_queries;
+mod job_runs;
 mod jobs;
 mod keys;
 mod objects;
@@ -34,6 +35,7 @@ pub use job_queries::{
     compare_jobs, DayRange, ErrorsPage, JobFilter, JobSort, JobSortField, JobsPage,
     DEFAULT_JOB_SORT, SETTLE_MARGIN,
 };
+pub use job_runs::{Checkpoint, ClaimOutcome, Run};
 pub use jobs::{JobsStore, StoredRecordError};
 pub use keys::{KeysStore, PutKeyOutcome, RevokeOutcome, Tenant};
 pub use objects::ObjectStore;

@@ -39,16 +39,18 @@ impl ObjectStore {
         Ok(())
     }
 
-    /// The object as a byte stream, read as it is consumed.
+    /// The object from byte `from` on, as a stream read as it is consumed.
     pub async fn open(
         &self,
         key: &str,
+        from: u64,
     ) -> Result<Box<dyn tokio::io::AsyncRead + Send + Unpin>, StoreError> {
         let output = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_range((from > 0).then(|| format!("bytes={from}-")))
             .send()
             .await
             .map_err(|e| StoreError::aws("GetObject", e))?;
