@@ -10,6 +10,7 @@ mod ingestions;
 mod keys;
 mod processing;
 mod prowler;
+mod record_rules;
 mod read_errors;
 mod read_findings;
 mod read_ingestions;
