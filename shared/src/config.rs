@@ -26,6 +26,13 @@ pub struct Config {
     pub max_run_seconds: Option<u64>,
     /// How long a warm function may trust a key lookup it already made.
     pub api_key_cache_seconds: u64,
+    /// Lifetime of a presigned upload URL.
+    pub presigned_url_seconds: u64,
+    /// Largest `content_length` a presigned upload may announce.
+    pub max_presigned_upload_bytes: u64,
+    /// How long after its URL expired a presigned job still waits for its file before it
+    /// is reported `upload_expired` (a PUT that started in time may still be running).
+    pub upload_grace_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +50,16 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 
 /// Default decompressed-size ceiling for gzip files: 1 GiB.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Default presigned upload ceiling: 5 GiB, the most S3 takes in one PUT.
+pub const DEFAULT_MAX_PRESIGNED_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Default lifetime of a presigned upload URL: one hour.
+pub const DEFAULT_PRESIGNED_URL_SECONDS: u64 = 3600;
+
+/// Default wait after a presigned URL expired: 15 minutes, time for a 5 GiB PUT that
+/// started just before the expiry at about 6 MB/s.
+pub const DEFAULT_UPLOAD_GRACE_SECONDS: u64 = 900;
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -83,6 +100,12 @@ impl Config {
                 None => None,
             },
             api_key_cache_seconds: number("API_KEY_CACHE_SECONDS", 30)?,
+            presigned_url_seconds: number("PRESIGNED_URL_SECONDS", DEFAULT_PRESIGNED_URL_SECONDS)?,
+            max_presigned_upload_bytes: number(
+                "MAX_PRESIGNED_UPLOAD_BYTES",
+                DEFAULT_MAX_PRESIGNED_UPLOAD_BYTES,
+            )?,
+            upload_grace_seconds: number("UPLOAD_GRACE_SECONDS", DEFAULT_UPLOAD_GRACE_SECONDS)?,
         })
     }
 }
@@ -109,6 +132,9 @@ mod tests {
         let config = Config::from_map(&vars()).unwrap();
         assert_eq!(config.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
         assert_eq!(config.api_key_cache_seconds, 30);
+        assert_eq!(config.presigned_url_seconds, 3600);
+        assert_eq!(config.max_presigned_upload_bytes, 5_368_709_120);
+        assert_eq!(config.upload_grace_seconds, 900);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The ingestion job: its states, counters and the only transitions allowed.
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
+
+/// `failure_reason` of a presigned job whose file never arrived.
+pub const UPLOAD_EXPIRED: &str = "upload_expired";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,6 +66,8 @@ pub struct Job {
     pub file_size: Option<u64>,
     pub object_key: String,
     pub failure_reason: Option<String>,
+    /// When the presigned upload URL stops working; `None` for direct uploads.
+    pub upload_expires_at: Option<OffsetDateTime>,
 }
 
 impl Job {
@@ -89,7 +94,46 @@ impl Job {
             file_size,
             object_key,
             failure_reason: None,
+            upload_expires_at: None,
         }
+    }
+
+    /// A new pending job whose file the client will PUT to a presigned URL valid until
+    /// `upload_expires_at`. Its records are counted by the processor.
+    pub fn new_presigned(
+        tenant_id: &str,
+        file_name: Option<String>,
+        file_size: u64,
+        requested_at: OffsetDateTime,
+        upload_expires_at: OffsetDateTime,
+    ) -> Self {
+        let mut job = Self::new_pending(tenant_id, None, file_name, Some(file_size));
+        job.object_key = crate::message::presigned_object_key(tenant_id, &job.id);
+        job.requested_at = requested_at;
+        job.upload_expires_at = Some(upload_expires_at);
+        job
+    }
+
+    /// The moment a presigned job stops waiting for its file: the URL's expiry plus
+    /// `grace` for a PUT still in flight. `None` for direct uploads.
+    pub fn upload_deadline(&self, grace: Duration) -> Option<OffsetDateTime> {
+        self.upload_expires_at.map(|at| at + grace)
+    }
+
+    /// Whether the job is still waiting for a presigned upload past its deadline.
+    pub fn upload_overdue(&self, now: OffsetDateTime, grace: Duration) -> bool {
+        self.status == JobStatus::Pending
+            && self
+                .upload_deadline(grace)
+                .is_some_and(|deadline| now > deadline)
+    }
+
+    /// The job as it is once its upload is declared expired: failed, completed at the
+    /// deadline (so every reader shows the same time, whenever it noticed).
+    pub fn expire_upload(&mut self, grace: Duration) {
+        self.status = JobStatus::Failed;
+        self.failure_reason = Some(UPLOAD_EXPIRED.to_string());
+        self.completed_at = self.upload_deadline(grace).or(self.completed_at);
     }
 }
 
@@ -124,5 +168,32 @@ mod tests {
         assert_eq!(a.status, JobStatus::Pending);
         assert!(a.id < b.id, "UUIDv7 ids sort by creation time");
         assert_eq!(a.object_key, format!("ingestions/t1/{}.json", a.id));
+        assert_eq!(a.upload_expires_at, None);
+    }
+
+    #[test]
+    fn presigned_jobs_expire_only_when_pending_past_the_deadline() {
+        let requested = crate::time::now();
+        let expires = requested + Duration::hours(1);
+        let grace = Duration::minutes(15);
+        let mut job = Job::new_presigned("t1", Some("big.json.gz".into()), 42, requested, expires);
+        assert_eq!(job.object_key, format!("uploads/t1/{}.json", job.id));
+        assert_eq!(job.total, None);
+        assert_eq!(job.file_size, Some(42));
+        assert_eq!(job.upload_deadline(grace), Some(expires + grace));
+        assert!(!job.upload_overdue(expires, grace));
+        assert!(!job.upload_overdue(expires + grace, grace));
+        assert!(job.upload_overdue(expires + grace + Duration::microseconds(1), grace));
+        let mut started = job.clone();
+        started.status = JobStatus::Processing;
+        assert!(!started.upload_overdue(expires + Duration::days(1), grace));
+        let direct = Job::new_pending("t1", Some(1), None, None);
+        assert!(!direct.upload_overdue(expires + Duration::days(1), grace));
+
+        job.expire_upload(grace);
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.failure_reason.as_deref(), Some(UPLOAD_EXPIRED));
+        assert_eq!(job.completed_at, Some(expires + grace));
+        assert!(!job.upload_overdue(expires + Duration::days(1), grace));
     }
 }

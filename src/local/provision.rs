@@ -8,6 +8,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
 use shared::aws::AwsClients;
@@ -72,7 +76,80 @@ pub async fn provision(
         out.arns.insert(id.into(), arn);
         out.refs.insert(id.into(), url);
     }
+    // Last: a notification names its queue's ARN.
+    for (id, props) in template.resources_of_type("AWS::S3::Bucket") {
+        let bucket = &out.refs[id];
+        configure_notifications(clients, bucket, &props["NotificationConfiguration"], &out)
+            .await
+            .with_context(|| format!("configuring notifications of bucket {bucket}"))?;
+    }
     Ok(out)
+}
+
+/// The bucket's `QueueConfigurations` (events, key filter, target queue), so that moto
+/// sends S3 event notifications to the local queue as S3 does to the deployed one.
+/// Setting the same configuration again replaces it, so this is idempotent.
+async fn configure_notifications(
+    clients: &AwsClients,
+    bucket: &str,
+    config: &Value,
+    provisioned: &Provisioned,
+) -> Result<()> {
+    let mut queues = Vec::new();
+    for q in config["QueueConfigurations"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let queue_arn = match reference(&q["Queue"])? {
+            Ref::GetAtt(id, attr) if attr == "Arn" => provisioned
+                .arns
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| anyhow!("notification queue {id} was not created"))?,
+            Ref::Literal(arn) => arn,
+            other => bail!("a notification queue must be an ARN, found {other:?}"),
+        };
+        let rules = q["Filter"]["S3Key"]["Rules"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|rule| {
+                Ok(FilterRule::builder()
+                    .name(FilterRuleName::from(
+                        str_of(&rule["Name"])?.to_ascii_lowercase().as_str(),
+                    ))
+                    .value(str_of(&rule["Value"])?)
+                    .build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut queue = QueueConfiguration::builder()
+            .queue_arn(queue_arn)
+            .events(Event::from(str_of(&q["Event"])?));
+        if !rules.is_empty() {
+            queue = queue.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                    .build(),
+            );
+        }
+        queues.push(queue.build()?);
+    }
+    if queues.is_empty() {
+        return Ok(());
+    }
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .set_queue_configurations(Some(queues))
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// Resolves the functions' environment against what was provisioned.

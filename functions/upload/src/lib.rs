@@ -5,9 +5,13 @@
 //! pending job in DynamoDB and queues it for the processor, in that order: a 202 means
 //! all three happened. If a step fails, what the earlier steps wrote is undone (the job
 //! is deleted, the idempotency key released) and the client gets a 5xx it may retry.
+//!
+//! A JSON:API document (`Content-Type: application/vnd.api+json`) asks for a presigned
+//! upload instead: see [`presigned`].
 
 mod body;
 mod idempotency;
+pub mod presigned;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
@@ -38,6 +42,9 @@ async fn upload(deps: &Deps, request: &Request) -> Result<Response<Body>, ApiErr
     let principal = deps.auth.authenticate(authorization).await?;
     principal.require(Permission::ManageIngestions)?;
     let key = idempotency_key(request.headers())?;
+    if is_json_api(request) {
+        return presigned::create(deps, &principal, key, request.body().as_ref()).await;
+    }
 
     let file = extract_file(request, deps.config.max_upload_bytes).await?;
     let total = file.count_records(deps.config.max_decompressed_bytes)?;
@@ -147,7 +154,17 @@ async fn accept(deps: &Deps, job: &Job, file: &UploadedFile) -> Result<(), ApiEr
     Ok(())
 }
 
-async fn find_job(
+/// Whether the body is a JSON:API document (media type parameters are ignored).
+fn is_json_api(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(presigned::JSON_API))
+}
+
+pub(crate) async fn find_job(
     deps: &Deps,
     principal: &Principal,
     job_id: &str,
@@ -160,7 +177,16 @@ async fn find_job(
 }
 
 fn accepted(job: &Job, replayed: bool) -> Response<Body> {
-    let mut response = json_response(StatusCode::ACCEPTED, &document(ingestion_resource(job)));
+    let response = json_response(StatusCode::ACCEPTED, &document(ingestion_resource(job)));
+    with_headers(response, job, replayed)
+}
+
+/// `Location` of the job, and `Idempotent-Replayed` when the job is a replay.
+pub(crate) fn with_headers(
+    mut response: Response<Body>,
+    job: &Job,
+    replayed: bool,
+) -> Response<Body> {
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/ingestions/{}", job.id)) {
         headers.insert(header::LOCATION, location);
@@ -171,7 +197,7 @@ fn accepted(job: &Job, replayed: bool) -> Response<Body> {
     response
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

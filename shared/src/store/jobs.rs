@@ -1,5 +1,10 @@
 //! Jobs and their per-record errors. Status moves only forward: every transition is a
 //! conditional write on the current status.
+//!
+//! A presigned job also gets an "awaited upload" item (`TENANT#<t>#UPLOADS`,
+//! `<upload_expires_at>#<job id>`), so that the jobs whose upload may have expired are
+//! found with one Query over a small partition, in expiry order, instead of reading every
+//! job of the tenant.
 
 use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
@@ -40,6 +45,18 @@ pub(super) fn errors_pk(tenant_id: &str, job_id: &str) -> String {
     format!("TENANT#{tenant_id}#JOB#{job_id}")
 }
 
+fn awaited_pk(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}#UPLOADS")
+}
+
+/// A presigned job whose upload URL expired before some moment: maybe still waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitedUpload {
+    pub job_id: String,
+    /// The awaited-upload item's sort key, to forget it once the job is settled.
+    pub marker: String,
+}
+
 impl JobsStore {
     pub fn new(client: Client, table: &str) -> Self {
         Self {
@@ -62,6 +79,111 @@ impl JobsStore {
             Ok(_) => Ok(true),
             Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(StoreError::aws("PutItem job", err)),
+        }
+    }
+
+    /// Stores a new presigned job and its awaited-upload item (first, so that no
+    /// presigned job exists without one; an item without a job is dropped by the next
+    /// [`Self::overdue_uploads`] reader). Returns false if the job id already exists.
+    pub async fn create_presigned(&self, job: &Job) -> Result<bool, StoreError> {
+        let expires_at = job
+            .upload_expires_at
+            .ok_or_else(|| StoreError::Corrupt("a presigned job needs upload_expires_at".into()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(awaited_pk(&job.tenant_id)))
+            .item(
+                "sk",
+                s(format!("{}#{}", crate::time::format(expires_at), job.id)),
+            )
+            .item("job_id", s(&job.id))
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("PutItem awaited upload", e))?;
+        self.create(job).await
+    }
+
+    /// The tenant's presigned jobs whose URL expired before `expired_before`, oldest
+    /// first, as long as their awaited-upload item was not forgotten.
+    pub async fn overdue_uploads(
+        &self,
+        tenant_id: &str,
+        expired_before: OffsetDateTime,
+    ) -> Result<Vec<AwaitedUpload>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk < :before")
+                .expression_attribute_values(":pk", s(awaited_pk(tenant_id)))
+                .expression_attribute_values(":before", s(crate::time::format(expired_before)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::aws("Query awaited uploads", e))?;
+            for item in output.items() {
+                found.push(AwaitedUpload {
+                    job_id: get_s(item, "job_id")?,
+                    marker: get_s(item, "sk")?,
+                });
+            }
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Drops an awaited-upload item once its job no longer waits.
+    pub async fn forget_awaited_upload(
+        &self,
+        tenant_id: &str,
+        upload: &AwaitedUpload,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(awaited_pk(tenant_id)))
+            .key("sk", s(&upload.marker))
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("DeleteItem awaited upload", e))?;
+        Ok(())
+    }
+
+    /// Moves a presigned job that is still pending to failed (`upload_expired`). Returns
+    /// false if it was no longer pending (its file arrived and processing began).
+    pub async fn expire_upload(&self, job: &Job) -> Result<bool, StoreError> {
+        let completed_at = job
+            .completed_at
+            .ok_or_else(|| StoreError::Corrupt("an expired job needs completed_at".into()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(job_pk(&job.tenant_id)))
+            .key("sk", s(job_sk(&job.id)))
+            .update_expression(
+                "SET #status = :failed, failure_reason = :reason, completed_at = :at",
+            )
+            .condition_expression("#status = :pending AND attribute_exists(upload_expires_at)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
+            .expression_attribute_values(":pending", s(JobStatus::Pending.as_str()))
+            .expression_attribute_values(":reason", s(crate::job::UPLOAD_EXPIRED))
+            .expression_attribute_values(":at", ts(completed_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::aws("UpdateItem expire upload", err)),
         }
     }
 
@@ -261,6 +383,11 @@ pub(super) fn to_item(job: &Job) -> Item {
         "failure_reason",
         job.failure_reason.as_deref().map(s),
     );
+    put_opt(
+        &mut item,
+        "upload_expires_at",
+        job.upload_expires_at.map(ts),
+    );
     item
 }
 
@@ -281,6 +408,7 @@ pub(super) fn from_item(item: &Item) -> Result<Job, StoreError> {
         file_size: opt_n(item, "file_size")?,
         object_key: get_s(item, "object_key")?,
         failure_reason: opt_s(item, "failure_reason"),
+        upload_expires_at: opt_ts(item, "upload_expires_at")?,
     })
 }
 
@@ -296,5 +424,10 @@ mod tests {
         assert_eq!(from_item(&to_item(&job)).unwrap(), job);
         let pending = Job::new_pending("t1", None, None, None);
         assert_eq!(from_item(&to_item(&pending)).unwrap(), pending);
+        let now = crate::time::now();
+        let presigned = Job::new_presigned("t1", None, 7, now, now + time::Duration::hours(1));
+        let item = to_item(&presigned);
+        assert!(item.contains_key("upload_expires_at"));
+        assert_eq!(from_item(&item).unwrap(), presigned);
     }
 }

@@ -36,9 +36,9 @@ pub use job_queries::{
     DEFAULT_JOB_SORT, SETTLE_MARGIN,
 };
 pub use job_runs::{Checkpoint, ClaimOutcome, Run};
-pub use jobs::{JobsStore, StoredRecordError};
+pub use jobs::{AwaitedUpload, JobsStore, StoredRecordError};
 pub use keys::{KeysStore, PutKeyOutcome, RevokeOutcome, Tenant};
-pub use objects::ObjectStore;
+pub use objects::{ObjectStore, PresignedPut, PutPermit};
 pub use queue::JobQueue;
 
 use crate::aws::AwsClients;

@@ -1,10 +1,33 @@
 //! Uploaded files in S3.
 
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 
 use super::StoreError;
+
+/// A presigned `PUT`: the URL and the headers the client must send exactly as given
+/// (they are part of the signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// What a presigned `PUT` allows the client to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutPermit<'a> {
+    pub key: &'a str,
+    pub content_type: &'a str,
+    pub content_length: u64,
+    pub content_encoding: Option<&'a str>,
+    /// When the signature starts and stops being valid.
+    pub valid_from: SystemTime,
+    pub valid_for: Duration,
+}
 
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
@@ -17,6 +40,52 @@ impl ObjectStore {
         Self {
             client,
             bucket: bucket.to_string(),
+        }
+    }
+
+    /// Signs a `PUT` of exactly one object (no network call: the signature is computed
+    /// with the function's own credentials, so the URL lives at most as long as they do).
+    pub async fn presign_put(&self, permit: &PutPermit<'_>) -> Result<PresignedPut, StoreError> {
+        let config = PresigningConfig::builder()
+            .start_time(permit.valid_from)
+            .expires_in(permit.valid_for)
+            .build()
+            .map_err(|e| StoreError::build("presign PutObject", e))?;
+        let length = i64::try_from(permit.content_length)
+            .map_err(|e| StoreError::build("presign PutObject", e))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(permit.key)
+            .content_type(permit.content_type)
+            .content_length(length)
+            .set_content_encoding(permit.content_encoding.map(str::to_string))
+            .presigned(config)
+            .await
+            .map_err(|e| StoreError::build("presign PutObject", e))?;
+        Ok(PresignedPut {
+            url: request.uri().to_string(),
+            headers: request
+                .headers()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        })
+    }
+
+    /// Whether an object exists (HeadObject).
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(err) => Err(StoreError::aws("HeadObject", err)),
         }
     }
 
