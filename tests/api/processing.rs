@@ -78,36 +78,14 @@ async fn a_message_that_keeps_failing_ends_in_the_dlq_and_its_job_fails() {
     );
 
     // One file-level error says why.
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let errors = app
-        .stack
-        .clients
-        .dynamodb
-        .query()
-        .table_name(&app.stack.config.jobs_table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            AttributeValue::S(format!("TENANT#{}#JOB#{id}", app.stack.tenant_id)),
-        )
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let errors = error_items(&app, id, "ERR#").await;
     assert_eq!(errors.len(), 1);
-    assert_eq!(
-        errors[0]["code"],
-        AttributeValue::S("retries_exhausted".into())
-    );
+    assert_eq!(text(&errors[0]["code"]), "retries_exhausted");
     assert!(
         !errors[0].contains_key("record_index"),
         "a file-level error"
     );
-    let detail = match &errors[0]["detail"] {
-        AttributeValue::S(s) => s.clone(),
-        other => panic!("{other:?}"),
-    };
+    let detail = text(&errors[0]["detail"]);
     assert!(detail.starts_with("processing failed 5 times"), "{detail}");
 }
 
@@ -187,31 +165,44 @@ async fn a_file_that_is_not_an_array_fails_and_all_invalid_records_fail() {
 
 /// (code, detail) of a job's file-level errors.
 async fn file_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(String, String)> {
+    error_items(app, id, "ERR#FILE#")
+        .await
+        .iter()
+        .map(|item| (text(&item["code"]), text(&item["detail"])))
+        .collect()
+}
+
+/// A job's stored error items whose sort key starts with `prefix`, in key order.
+async fn error_items(
+    app: &crate::helpers::TestApp,
+    id: &str,
+    prefix: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let items = app
-        .stack
+    app.stack
         .clients
         .dynamodb
         .query()
         .table_name(&app.stack.config.jobs_table)
-        .key_condition_expression("pk = :pk AND sk = :file")
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
         .expression_attribute_values(
             ":pk",
             AttributeValue::S(format!("TENANT#{}#JOB#{id}", app.stack.tenant_id)),
         )
-        .expression_attribute_values(":file", AttributeValue::S("ERR#FILE#0000".into()))
+        .expression_attribute_values(":prefix", AttributeValue::S(prefix.into()))
         .send()
         .await
         .unwrap()
         .items
-        .unwrap();
-    items
-        .iter()
-        .map(|item| match (&item["code"], &item["detail"]) {
-            (AttributeValue::S(c), AttributeValue::S(d)) => (c.clone(), d.clone()),
-            other => panic!("{other:?}"),
-        })
-        .collect()
+        .unwrap()
+}
+
+fn text(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
+    match value {
+        aws_sdk_dynamodb::types::AttributeValue::S(s) => s.clone(),
+        aws_sdk_dynamodb::types::AttributeValue::N(n) => n.clone(),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -317,34 +308,13 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
 
 /// (record index, code, pointer) of a job's per-record errors, in file order.
 async fn record_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(u64, String, String)> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let items = app
-        .stack
-        .clients
-        .dynamodb
-        .query()
-        .table_name(&app.stack.config.jobs_table)
-        .key_condition_expression("pk = :pk AND begins_with(sk, :err)")
-        .expression_attribute_values(
-            ":pk",
-            AttributeValue::S(format!("TENANT#{}#JOB#{id}", app.stack.tenant_id)),
-        )
-        .expression_attribute_values(":err", AttributeValue::S("ERR#0".into()))
-        .send()
+    error_items(app, id, "ERR#0")
         .await
-        .unwrap()
-        .items
-        .unwrap();
-    items
         .iter()
-        .map(
-            |item| match (&item["record_index"], &item["code"], &item["pointer"]) {
-                (AttributeValue::N(i), AttributeValue::S(c), AttributeValue::S(p)) => {
-                    (i.parse().unwrap(), c.clone(), p.clone())
-                }
-                other => panic!("{other:?}"),
-            },
-        )
+        .map(|item| {
+            let index = text(&item["record_index"]).parse().unwrap();
+            (index, text(&item["code"]), text(&item["pointer"]))
+        })
         .collect()
 }
 
