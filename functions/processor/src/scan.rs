@@ -339,7 +339,7 @@ mod tests {
         first.next_record().unwrap().unwrap();
         first.next_record().unwrap().unwrap();
         let offset = first.offset();
-        assert_eq!(offset, 17);
+        assert_eq!(offset, 18, "at the comma after the second element");
         let mut rest = ArrayScanner::resume(&input[offset as usize..], 100, 2, offset);
         let third = rest.next_record().unwrap().unwrap();
         assert_eq!(
