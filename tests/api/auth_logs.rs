@@ -57,15 +57,10 @@ async fn a_full_run_logs_no_key_and_no_secret() {
     let out_task = collect(child.stdout.take().unwrap(), stdout.clone(), Some(tx));
     let err_task = collect(child.stderr.take().unwrap(), stderr.clone(), None);
 
-    let (mut url, mut moto, mut key) = (None, None, None);
+    let mut banner = crate::helpers::Banner::default();
     let read_banner = async {
         while let Some(line) = rx.recv().await {
-            if let Some(rest) = line.strip_prefix("OCSF ingestion API listening on ") {
-                url = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("moto (S3, DynamoDB, SQS) on ") {
-                moto = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("API key (shown once): ") {
-                key = Some(rest.trim().to_string());
+            if banner.read(&line) {
                 break;
             }
         }
@@ -74,7 +69,11 @@ async fn a_full_run_logs_no_key_and_no_secret() {
         .await
         .expect("dev printed its banner within 60 s");
     drop(rx);
-    let (url, moto, key) = (url.unwrap(), moto.unwrap(), key.unwrap());
+    let (url, moto, key) = (
+        banner.url.unwrap(),
+        banner.moto.unwrap(),
+        banner.key.unwrap(),
+    );
 
     // A second key for the dev tenant, made by the admin command against dev's moto.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ocsf-ingest"))

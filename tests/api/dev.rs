@@ -21,15 +21,10 @@ async fn dev_serves_the_api_with_a_printed_key_and_stops_on_ctrl_c() {
         .spawn()
         .expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut moto, mut key) = (None, None, None);
+    let mut banner = crate::helpers::Banner::default();
     let read_banner = async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix("OCSF ingestion API listening on ") {
-                url = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("moto (S3, DynamoDB, SQS) on ") {
-                moto = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("API key (shown once): ") {
-                key = Some(rest.trim().to_string());
+            if banner.read(&line) {
                 break;
             }
         }
@@ -37,7 +32,11 @@ async fn dev_serves_the_api_with_a_printed_key_and_stops_on_ctrl_c() {
     tokio::time::timeout(Duration::from_secs(60), read_banner)
         .await
         .expect("dev printed its banner within 60 s");
-    let (url, moto, key) = (url.unwrap(), moto.unwrap(), key.unwrap());
+    let (url, moto, key) = (
+        banner.url.unwrap(),
+        banner.moto.unwrap(),
+        banner.key.unwrap(),
+    );
 
     let client = reqwest::Client::new();
     let response = client

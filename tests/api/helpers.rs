@@ -143,3 +143,26 @@ pub fn assert_timestamp(value: &Value) {
         "{s}"
     );
 }
+
+/// What the `dev` command's banner tells: the API's URL, moto's, and the dev key.
+#[derive(Debug, Default)]
+pub struct Banner {
+    pub url: Option<String>,
+    pub moto: Option<String>,
+    pub key: Option<String>,
+}
+
+impl Banner {
+    /// Takes in one line of `dev`'s output; true once the banner is complete.
+    pub fn read(&mut self, line: &str) -> bool {
+        let field = |prefix: &str| line.strip_prefix(prefix).map(|v| v.trim().to_string());
+        if let Some(url) = field("OCSF ingestion API listening on ") {
+            self.url = Some(url);
+        } else if let Some(moto) = field("moto (S3, DynamoDB, SQS) on ") {
+            self.moto = Some(moto);
+        } else if let Some(key) = field("API key (shown once): ") {
+            self.key = Some(key);
+        }
+        self.url.is_some() && self.moto.is_some() && self.key.is_some()
+    }
+}
