@@ -1,0 +1,230 @@
+//! One table of every benchmark's figures, with ratios and targets, in Markdown (what
+//! BENCHMARKS.md shows). Reads `target/bench/results/*.json`, the peer's included, and
+//! the sizes of the release Lambda binaries.
+
+use bench::results::load;
+use serde_json::Value;
+
+const BINARIES: &[&str] = &["upload", "processor", "read"];
+
+fn main() {
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let mut row = |what: &str, figure: String, target: &str, verdict: Option<bool>| {
+        let verdict = match verdict {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "",
+        };
+        rows.push([what.into(), figure, target.into(), verdict.into()]);
+    };
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+
+    if let (Some(core), Some(peer)) = (load("core"), load("peer")) {
+        for (name, c) in core.as_object().into_iter().flatten() {
+            let p = &peer[name];
+            let records = c["records"].as_u64().unwrap_or(0);
+            let mb = c["bytes"].as_u64().unwrap_or(0) as f64 / 1e6;
+            let label = format!("{name} ({records} records, {mb:.1} MB)");
+            let core_mb = f(&c["core"]["mb_per_s"]);
+            let ceiling = f(&c["ceiling_serde_json_ignored_any"]["mb_per_s"]);
+            let peer_mb = f(&p["json_loads_model_validate"]["mb_per_s"]);
+            row(
+                &format!("core: parse + validate + transform, 1 core — {label}"),
+                format!(
+                    "{core_mb:.0} MB/s, {:.0} records/s (stages: scan {:.0} MB/s, + parse to Value {:.0}, + validate {:.0})",
+                    f(&c["core"]["records_per_s"]),
+                    f(&c["scan"]["mb_per_s"]),
+                    f(&c["scan_parse"]["mb_per_s"]),
+                    f(&c["scan_check"]["mb_per_s"])
+                ),
+                "",
+                None,
+            );
+            row(
+                &format!("ceiling: serde_json tokenizing (IgnoredAny) — {name}"),
+                format!("{ceiling:.0} MB/s"),
+                "",
+                None,
+            );
+            row(
+                &format!("peer: json.loads + DetectionFinding.model_validate — {name}"),
+                format!(
+                    "{peer_mb:.0} MB/s, {:.0} records/s (json.loads alone {:.0} MB/s)",
+                    f(&p["json_loads_model_validate"]["records_per_s"]),
+                    f(&p["json_loads"]["mb_per_s"])
+                ),
+                "",
+                None,
+            );
+            let vs_peer = core_mb / peer_mb;
+            row(
+                &format!("ratio core / peer — {name}"),
+                format!("{vs_peer:.2}×"),
+                "≥ 10×",
+                Some(vs_peer >= 10.0),
+            );
+            let vs_ceiling = core_mb / ceiling;
+            row(
+                &format!("ratio core / ceiling — {name}"),
+                format!("{:.0} %", vs_ceiling * 100.0),
+                "≥ 40 %",
+                Some(vs_ceiling >= 0.4),
+            );
+        }
+    }
+
+    if let Some(memory) = load("memory") {
+        for (name, m) in memory.as_object().into_iter().flatten() {
+            let rss = f(&m["peak_rss_bytes"]) / 1_048_576.0;
+            row(
+                &format!(
+                    "peak RSS, {name} file ({} records, {:.1} s)",
+                    m["records"],
+                    f(&m["seconds"])
+                ),
+                format!("{rss:.1} MiB"),
+                "≤ 64 MB, flat",
+                Some(rss * 1_048_576.0 <= 64e6),
+            );
+        }
+    }
+
+    if let Some(requests) = load("requests") {
+        for r in requests["rounds"].as_array().into_iter().flatten() {
+            let label = r["label"].as_str().unwrap_or("");
+            let findings = r["findings"].as_u64().unwrap_or(0);
+            let writes = f(&r["dynamodb_write_requests_per_1000"]);
+            row(
+                &format!(
+                    "DynamoDB write requests per 1,000 findings — {label}, {findings} findings"
+                ),
+                format!("{writes:.1}"),
+                "≤ 42",
+                Some(writes <= 42.0),
+            );
+            row(
+                &format!("DynamoDB read requests per 1,000 findings — {label}"),
+                format!("{:.1}", f(&r["dynamodb_read_requests_per_1000"])),
+                "",
+                None,
+            );
+            let wru = f(&r["write_units_per_finding"]);
+            row(
+                &format!("write units per finding — {label}"),
+                format!(
+                    "{wru:.2} (finding items avg {:.0} B, max {} B; raw_gz avg {:.0} B)",
+                    f(&r["finding_item_avg_bytes"]),
+                    r["finding_item_max_bytes"],
+                    f(&r["finding_raw_gz_avg_bytes"])
+                ),
+                "≤ 1",
+                Some(wru <= 1.0),
+            );
+            row(
+                &format!("read units per finding — {label}"),
+                format!("{:.2}", f(&r["read_units_per_finding"])),
+                "",
+                None,
+            );
+            row(
+                &format!("S3 / SQS requests per job — {label}"),
+                format!(
+                    "{} / {}",
+                    r["s3_requests_per_job"], r["sqs_requests_per_job"]
+                ),
+                "",
+                None,
+            );
+            let cost = &r["cost_per_million_findings"];
+            let total = f(&cost["total"]);
+            row(
+                &format!("AWS cost per million findings — {label}"),
+                format!(
+                    "${total:.3} (DynamoDB writes {:.3}, reads {:.3}, S3 {:.4}, SQS {:.4}, Lambda {:.4}, HTTP API {:.4})",
+                    f(&cost["dynamodb_write_units"]),
+                    f(&cost["dynamodb_read_units"]),
+                    f(&cost["s3"]),
+                    f(&cost["sqs"]),
+                    f(&cost["lambda"]),
+                    f(&cost["http_api"])
+                ),
+                "≤ $1.00",
+                Some(total <= 1.0),
+            );
+            let projected = &r["projected_raw_in_s3"];
+            row(
+                &format!("projection: raw record in S3, pointer in the item — {label}"),
+                format!(
+                    "{:.2} write units per finding, ${:.3} per million findings",
+                    f(&projected["write_units_per_finding"]),
+                    f(&projected["cost_per_million_findings_total"])
+                ),
+                "",
+                None,
+            );
+        }
+    }
+
+    if let Some(e2e) = load("e2e") {
+        for r in e2e["rounds"].as_array().into_iter().flatten() {
+            let ratio = f(&r["ratio"]);
+            row(
+                &format!(
+                    "end to end, {} findings, round {} — 202 → completed vs BatchWriteItem baseline",
+                    r["records"], r["round"]
+                ),
+                format!(
+                    "{:.2} s vs {:.2} s = {ratio:.2}× (upload to 202: {:.2} s, {} B gzip)",
+                    f(&r["accepted_to_completed_seconds"]),
+                    f(&r["baseline_batch_write_seconds"]),
+                    f(&r["upload_to_202_seconds"]),
+                    r["upload_body_bytes"]
+                ),
+                "≤ 1.3×",
+                Some(ratio <= 1.3),
+            );
+        }
+    }
+
+    if let Some(latency) = load("upload_latency") {
+        for (name, l) in latency.as_object().into_iter().flatten() {
+            row(
+                &format!(
+                    "upload latency, {name} multipart ({} B file, {} samples)",
+                    l["file_bytes"], l["samples"]
+                ),
+                format!(
+                    "p50 {:.1} ms, p99 {:.1} ms",
+                    f(&l["p50_ms"]),
+                    f(&l["p99_ms"])
+                ),
+                "",
+                None,
+            );
+        }
+    }
+
+    let release = bench::workspace_root().join("target").join("release");
+    for name in BINARIES {
+        if let Ok(meta) = std::fs::metadata(release.join(name)) {
+            let mb = meta.len() as f64 / 1_048_576.0;
+            row(
+                &format!("Lambda bootstrap `{name}`, x86_64 release, stripped"),
+                format!("{mb:.2} MiB"),
+                "≤ 10 MB",
+                Some(meta.len() as f64 <= 10e6),
+            );
+        }
+    }
+
+    println!("| what | figure | target | |");
+    println!("|---|---|---|---|");
+    for [what, figure, target, verdict] in rows {
+        println!("| {what} | {figure} | {target} | {verdict} |");
+    }
+    println!();
+    println!("Prices (us-east-1, on-demand, free tiers ignored):");
+    for (what, price) in bench::prices::describe() {
+        println!("- {what}: {price}");
+    }
+}

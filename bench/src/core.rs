@@ -1,0 +1,96 @@
+//! The processor core exactly as `process_job` runs it, minus the network: split the
+//! array, check each record, and turn each batch of 25 into the findings that would be
+//! written (delta against no stored state, raw record gzip-compressed).
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use anyhow::{anyhow, Result};
+use processor::scan::ArrayScanner;
+use processor::transform::{check_record, resolve_batch, Checked};
+use shared::ocsf::MAX_RECORD_BYTES;
+use shared::store::FindingWrite;
+
+/// Records per batch, as in the processor.
+pub const BATCH: usize = 25;
+
+/// How far down the pipeline to go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Split the array into records.
+    Scan,
+    /// Also parse each record into a `serde_json::Value` (what validation works on).
+    Parse,
+    /// Also parse and validate each record.
+    Check,
+    /// Also build the findings (delta, gzip of the raw record).
+    Transform,
+}
+
+/// What came out of a run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub records: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub findings: u64,
+    /// Bytes of the stored raw records (gzip).
+    pub raw_gz_bytes: u64,
+}
+
+/// Runs the core over `reader`, handing each batch of findings to `sink`.
+pub fn run(
+    reader: impl BufRead,
+    stage: Stage,
+    mut sink: impl FnMut(&[FindingWrite]),
+) -> Result<Tally> {
+    let mut scanner = ArrayScanner::new(reader, MAX_RECORD_BYTES);
+    let mut tally = Tally::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    let empty = HashMap::new();
+    let now = "2026-01-01T00:00:00.000000Z";
+    let mut flush = |batch: &mut Vec<_>, tally: &mut Tally| {
+        let resolved = resolve_batch("bench-job", now, std::mem::take(batch), &empty);
+        tally.findings += resolved.findings.len() as u64;
+        tally.invalid += resolved.duplicates;
+        tally.raw_gz_bytes += resolved
+            .findings
+            .iter()
+            .map(|f| f.raw_gzip.len() as u64)
+            .sum::<u64>();
+        sink(&resolved.findings);
+    };
+    while let Some(record) = scanner.next_record()? {
+        tally.records += 1;
+        if stage == Stage::Scan {
+            std::hint::black_box(&record);
+            continue;
+        }
+        if stage == Stage::Parse {
+            let value: serde_json::Value = serde_json::from_slice(&record.bytes)?;
+            std::hint::black_box(&value);
+            continue;
+        }
+        match check_record(record).map_err(|f| anyhow!("{}: {}", f.reason, f.detail))? {
+            Checked::Valid(candidate) => {
+                tally.valid += 1;
+                if stage == Stage::Check {
+                    std::hint::black_box(&candidate);
+                    continue;
+                }
+                batch.push(candidate);
+                if batch.len() == BATCH {
+                    flush(&mut batch, &mut tally);
+                }
+            }
+            Checked::Invalid(errors) => {
+                tally.invalid += 1;
+                std::hint::black_box(&errors);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut tally);
+    }
+    Ok(tally)
+}
