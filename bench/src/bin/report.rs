@@ -74,7 +74,9 @@ fn main() {
     }
 
     if let Some(memory) = load("memory") {
-        for (name, m) in memory.as_object().into_iter().flatten() {
+        let mut files: Vec<_> = memory.as_object().into_iter().flatten().collect();
+        files.sort_by_key(|(_, m)| m["file_bytes"].as_u64());
+        for (name, m) in files {
             let rss = f(&m["peak_rss_bytes"]) / 1_048_576.0;
             row(
                 &format!(
