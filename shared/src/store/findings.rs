@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-use super::item::{n, opt_n, opt_s, put_opt, s, Item};
+use super::item::{n, opt_n, opt_s, put_opt, query_count, s, Item};
 use super::{batch, StoreError};
 
 const BATCH_GET_MAX: usize = 100;
@@ -169,25 +169,12 @@ impl FindingsStore {
 
     /// How many findings the tenant has (a Query with COUNT; for tests and admin use).
     pub async fn count(&self, tenant_id: &str) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk(tenant_id)))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query findings count", e))?;
-            total += output.count as u64;
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(total),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk(tenant_id)));
+        query_count(query, "Query findings count").await
     }
 }

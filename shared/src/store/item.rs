@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use time::OffsetDateTime;
 
 use super::StoreError;
@@ -60,4 +62,46 @@ pub fn opt_ts(item: &Item, name: &str) -> Result<Option<OffsetDateTime>, StoreEr
 
 pub fn get_ts(item: &Item, name: &str) -> Result<OffsetDateTime, StoreError> {
     opt_ts(item, name)?.ok_or_else(|| StoreError::Corrupt(format!("attribute {name} missing")))
+}
+
+/// Every item a query matches, across all its pages (the SDK's paginator).
+pub async fn query_all(
+    query: QueryFluentBuilder,
+    operation: &'static str,
+) -> Result<Vec<Item>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| StoreError::aws(operation, e))
+}
+
+/// Every item a scan returns, across all its pages.
+pub async fn scan_all(
+    scan: ScanFluentBuilder,
+    operation: &'static str,
+) -> Result<Vec<Item>, StoreError> {
+    scan.into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| StoreError::aws(operation, e))
+}
+
+/// How many items a query matches, across all its pages (only the count is returned).
+pub async fn query_count(
+    query: QueryFluentBuilder,
+    operation: &'static str,
+) -> Result<u64, StoreError> {
+    let pages = query
+        .select(Select::Count)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| StoreError::aws(operation, e))?;
+    Ok(pages.iter().map(|page| page.count as u64).sum())
 }

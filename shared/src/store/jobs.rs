@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use super::item::{get_s, get_ts, n, opt_n, opt_s, opt_ts, put_opt, s, ts, Item};
+use super::item::{get_s, get_ts, n, opt_n, opt_s, opt_ts, put_opt, query_all, s, ts, Item};
 use super::{batch, condition_failed, StoreError};
 use crate::job::{Counts, Job, JobStatus};
 
@@ -111,33 +111,24 @@ impl JobsStore {
         tenant_id: &str,
         expired_before: OffsetDateTime,
     ) -> Result<Vec<AwaitedUpload>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk < :before")
-                .expression_attribute_values(":pk", s(awaited_pk(tenant_id)))
-                .expression_attribute_values(":before", s(crate::time::format(expired_before)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query awaited uploads", e))?;
-            for item in output.items() {
-                found.push(AwaitedUpload {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk < :before")
+            .expression_attribute_values(":pk", s(awaited_pk(tenant_id)))
+            .expression_attribute_values(":before", s(crate::time::format(expired_before)))
+            .consistent_read(true);
+        query_all(query, "Query awaited uploads")
+            .await?
+            .iter()
+            .map(|item| {
+                Ok(AwaitedUpload {
                     job_id: get_s(item, "job_id")?,
                     marker: get_s(item, "sk")?,
-                });
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-        Ok(found)
+                })
+            })
+            .collect()
     }
 
     /// Drops an awaited-upload item once its job no longer waits.

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWrite
 use aws_sdk_dynamodb::Client;
 use time::OffsetDateTime;
 
-use super::item::{get_s, get_ts, opt_ts, put_opt, s, ts, Item};
+use super::item::{get_s, get_ts, opt_ts, put_opt, query_all, s, scan_all, ts, Item};
 use super::{condition_failed, StoreError};
 use crate::auth::{KeyInfo, Permission, StoredKey, LAST_USED_RESOLUTION};
 
@@ -103,27 +103,17 @@ impl KeysStore {
     /// Every tenant, by id. A Scan, for the operator's `tenants list` only: the table
     /// holds two small items per key and one per tenant.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let mut tenants = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("sk = :tenant")
-                .expression_attribute_values(":tenant", s("TENANT"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Scan tenants", e))?;
-            for item in output.items() {
-                tenants.push(tenant_from(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :tenant")
+            .expression_attribute_values(":tenant", s("TENANT"));
+        let mut tenants = scan_all(scan, "Scan tenants")
+            .await?
+            .iter()
+            .map(tenant_from)
+            .collect::<Result<Vec<_>, _>>()?;
         tenants.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
         Ok(tenants)
     }
@@ -242,28 +232,18 @@ impl KeysStore {
 
     /// The tenant's keys, oldest first, without their hashes.
     pub async fn list_keys(&self, tenant_id: &str) -> Result<Vec<KeyInfo>, StoreError> {
-        let mut prefixes = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :key)")
-                .expression_attribute_values(":pk", tenant_pk(tenant_id))
-                .expression_attribute_values(":key", s("KEY#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query tenant keys", e))?;
-            for item in output.items() {
-                prefixes.push(get_s(item, "prefix")?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :key)")
+            .expression_attribute_values(":pk", tenant_pk(tenant_id))
+            .expression_attribute_values(":key", s("KEY#"));
+        let prefixes = query_all(query, "Query tenant keys")
+            .await?
+            .iter()
+            .map(|item| get_s(item, "prefix"))
+            .collect::<Result<Vec<_>, _>>()?;
         // A tenant has a handful of keys; one GetItem each keeps the key item the only
         // place its state lives.
         let mut keys = Vec::with_capacity(prefixes.len());
