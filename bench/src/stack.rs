@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use flate2::write::GzEncoder;
@@ -91,17 +91,7 @@ pub async fn process_one(deps: &Deps, clients: &AwsClients, queue_url: &str) -> 
     let Some(message) = output.messages.unwrap_or_default().into_iter().next() else {
         return Ok(false);
     };
-    let mut record = SqsMessage::default();
-    record.message_id = message.message_id.clone();
-    record.receipt_handle = message.receipt_handle.clone();
-    record.body = message.body.clone();
-    record.attributes = message
-        .attributes
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.as_str().to_string(), v.clone()))
-        .collect();
-    record.event_source = Some("aws:sqs".into());
+    let record = ocsf_ingest::local::feeder::sqs_record(&message, None);
     let mut event = SqsEvent::default();
     event.records.push(record);
     let mut context = lambda_runtime::Context::default();

@@ -58,20 +58,7 @@ impl Feeder {
         let mut event = SqsEvent::default();
         let mut receipts = HashMap::new();
         for m in &messages {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id.clone();
-            record.receipt_handle = m.receipt_handle.clone();
-            record.body = m.body.clone();
-            record.md5_of_body = m.md5_of_body.clone();
-            record.attributes = m
-                .attributes
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
-                .collect();
-            record.event_source = Some("aws:sqs".into());
-            record.event_source_arn = Some(self.queue_arn.clone());
-            record.aws_region = Some("us-east-1".into());
+            let record = sqs_record(m, Some(&self.queue_arn));
             event.records.push(record);
             if let (Some(id), Some(receipt)) = (&m.message_id, &m.receipt_handle) {
                 receipts.insert(id.clone(), receipt.clone());
@@ -113,4 +100,24 @@ impl Feeder {
         }
         Ok(count)
     }
+}
+
+/// The Lambda event record for a received SQS message, as the event source mapping
+/// builds it.
+pub fn sqs_record(m: &aws_sdk_sqs::types::Message, queue_arn: Option<&str>) -> SqsMessage {
+    let mut record = SqsMessage::default();
+    record.message_id = m.message_id.clone();
+    record.receipt_handle = m.receipt_handle.clone();
+    record.body = m.body.clone();
+    record.md5_of_body = m.md5_of_body.clone();
+    record.attributes = m
+        .attributes
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+        .collect();
+    record.event_source = Some("aws:sqs".into());
+    record.event_source_arn = queue_arn.map(str::to_string);
+    record.aws_region = Some("us-east-1".into());
+    record
 }
