@@ -20,9 +20,6 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use serde::Serialize;
 
-/// A pointer to a raw record kept elsewhere: `raw_ref` plus an object key and offsets.
-pub const POINTER_BYTES: u64 = 64;
-
 /// Everything counted since the last [`Counter::take`].
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Tally {
@@ -37,10 +34,6 @@ pub struct Tally {
     pub finding_item_bytes: u64,
     pub finding_item_max_bytes: u64,
     pub finding_write_units: u64,
-    /// What the findings' write units would be with `raw_gz` replaced by a pointer of
-    /// [`POINTER_BYTES`] (the raw record kept in S3).
-    pub finding_write_units_raw_elsewhere: u64,
-    pub finding_raw_gz_bytes: u64,
 }
 
 impl Tally {
@@ -123,15 +116,10 @@ impl Counter {
         self.with(|t| {
             *t.write_units.entry(op.to_string()).or_default() += write_units(size);
             if findings {
-                let raw = item
-                    .get("raw_gz")
-                    .map_or(0, |v| attribute_size("raw_gz", v));
                 t.finding_items += 1;
                 t.finding_write_units += write_units(size);
                 t.finding_item_bytes += size;
                 t.finding_item_max_bytes = t.finding_item_max_bytes.max(size);
-                t.finding_write_units_raw_elsewhere += write_units(size - raw + POINTER_BYTES);
-                t.finding_raw_gz_bytes += raw;
             }
         });
     }

@@ -19,6 +19,12 @@ pub fn presigned_object_key(tenant_id: &str, job_id: &str) -> String {
     format!("{PRESIGNED_PREFIX}{tenant_id}/{job_id}.json")
 }
 
+/// Where the processor keeps the original records of one batch of a gzip-compressed
+/// upload (a plain upload's records are read from the upload itself).
+pub fn raw_batch_key(tenant_id: &str, job_id: &str, first_index: u64) -> String {
+    format!("raw/{tenant_id}/{job_id}/{first_index:012}.json")
+}
+
 /// The jobs a queue message asks for: one for a job message, one per created object for
 /// an S3 notification, none for anything else (such as S3's `s3:TestEvent`).
 pub fn jobs_in_message(body: &str) -> Vec<JobMessage> {

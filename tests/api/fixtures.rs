@@ -73,3 +73,10 @@ pub fn scan(n: usize) -> Vec<Value> {
 pub fn to_bytes(records: &[Value]) -> Vec<u8> {
     serde_json::to_vec_pretty(records).expect("fixtures serialize")
 }
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}

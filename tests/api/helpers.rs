@@ -166,3 +166,15 @@ impl Banner {
         self.url.is_some() && self.moto.is_some() && self.key.is_some()
     }
 }
+
+/// GET with the app's key; the status and the JSON:API body.
+pub async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let response = app.get(path).await;
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.api+json",
+        "{path}"
+    );
+    (status, response.json().await.unwrap())
+}

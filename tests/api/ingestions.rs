@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 
-use crate::fixtures::{scan, to_bytes};
-use crate::helpers::{assert_timestamp, spawn_app};
+use crate::fixtures::{gzip, scan, to_bytes};
+use crate::helpers::{assert_timestamp, get_json, spawn_app};
 
 #[tokio::test]
 async fn a_multipart_upload_is_accepted_processed_and_stored() {
@@ -92,14 +92,54 @@ async fn a_multipart_upload_is_accepted_processed_and_stored() {
     assert_eq!(item["ingestion_id"], AttributeValue::S(id.clone()));
     assert_eq!(item["severity"], AttributeValue::S("High".into()));
     assert_eq!(item["status_code"], AttributeValue::S("FAIL".into()));
-    let AttributeValue::B(raw) = &item["raw_gz"] else {
-        panic!("raw record missing")
+    // The item points at the record's bytes in the uploaded file.
+    let number = |name: &str| match &item[name] {
+        AttributeValue::N(n) => n.parse::<u64>().unwrap(),
+        other => panic!("{name}: {other:?}"),
     };
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(raw.as_ref()), &mut text)
-        .unwrap();
-    let stored: Value = serde_json::from_str(&text).unwrap();
+    let AttributeValue::S(key) = &item["raw_key"] else {
+        panic!("raw record reference missing")
+    };
+    let upload = stores.objects.get(key).await.unwrap();
+    let (at, len) = (number("raw_at") as usize, number("raw_len") as usize);
+    let stored: Value = serde_json::from_slice(&upload[at..at + len]).unwrap();
     assert_eq!(stored, records[7], "the original record is kept whole");
+    let (status, body) = get_json(&app, &format!("/api/v1/findings/{uid}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["attributes"]["raw"], records[7]);
+}
+
+#[tokio::test]
+async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
+    let app = spawn_app().await;
+    // 60 records: three batches, the last one partial; pretty-printed, as Prowler writes.
+    let records = scan(60);
+    let plain = serde_json::to_vec_pretty(&records).unwrap();
+    let response = app
+        .post_raw(gzip(&plain), &[("Content-Type", "application/json")])
+        .await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    let id = body["data"]["id"].as_str().unwrap().to_string();
+    let done = app.wait_for_final(&id).await;
+    assert_eq!(done["data"]["attributes"]["status"], "completed");
+    for i in [0usize, 24, 25, 49, 59] {
+        let uid = records[i]["finding_info"]["uid"].as_str().unwrap();
+        let (status, body) = get_json(&app, &format!("/api/v1/findings/{uid}")).await;
+        assert_eq!(status, 200, "{uid}");
+        assert_eq!(body["data"]["attributes"]["raw"], records[i], "{uid}");
+    }
+    let listed = app
+        .stack
+        .clients
+        .s3
+        .list_objects_v2()
+        .bucket(&app.stack.config.bucket)
+        .prefix(format!("raw/{}/{id}/", app.stack.tenant_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), 3, "one object per batch of 25");
 }
 
 #[tokio::test]

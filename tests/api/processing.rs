@@ -334,7 +334,7 @@ async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes
         ),
         (
             "gzip",
-            gzip_bytes(&plain),
+            crate::fixtures::gzip(&plain),
             vec![
                 ("Content-Type", "application/json"),
                 ("Content-Encoding", "gzip"),
@@ -431,11 +431,4 @@ async fn a_crashed_run_is_taken_over_once_its_lease_runs_out() {
         done["data"]["attributes"]["summary"],
         serde_json::json!({"total": 40, "processed": 40, "invalid": 0})
     );
-}
-
-fn gzip_bytes(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }

@@ -6,8 +6,8 @@ use shared::store::StoredRecordError;
 use time::macros::datetime;
 
 use crate::fixtures::{finding, scan, to_bytes};
-use crate::helpers::spawn_app;
-use crate::read_ingestions::{get_json, job_at, seed};
+use crate::helpers::{get_json, spawn_app};
+use crate::read_ingestions::{job_at, seed};
 
 #[tokio::test]
 async fn thousands_of_errors_page_in_file_order_with_an_exact_total() {

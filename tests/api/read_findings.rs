@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use shared::store::FindingWrite;
+use shared::store::{FindingWrite, RawRef};
 
 use crate::fixtures::{finding, to_bytes};
+use crate::helpers::get_json;
 use crate::helpers::{spawn_app, TestApp};
-use crate::read_ingestions::get_json;
 
 const SEVERITIES: [(&str, u64); 4] = [("Low", 2), ("Medium", 3), ("High", 4), ("Critical", 5)];
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-south-1"];
@@ -81,7 +81,11 @@ async fn findings_filter_paginate_and_show_their_raw_record() {
             ingestion_id: "their-job".into(),
             record_index: i,
             delta: "new",
-            raw_gzip: Vec::new(),
+            raw: RawRef {
+                key: "uploads/another-tenant/their-job.json".into(),
+                offset: 0,
+                len: 2,
+            },
         })
         .collect();
     app.stack

@@ -9,7 +9,7 @@ use shared::job::{Job, JobStatus};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{get_json, spawn_app, TestApp};
 
 const JOBS: usize = 300;
 
@@ -60,17 +60,6 @@ pub async fn seed(app: &TestApp, jobs: &[Job]) {
     for job in jobs {
         assert!(app.stack.deps.stores.jobs.create(job).await.unwrap());
     }
-}
-
-pub async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.get(path).await;
-    let status = response.status().as_u16();
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/vnd.api+json",
-        "{path}"
-    );
-    (status, response.json().await.unwrap())
 }
 
 fn day(t: OffsetDateTime) -> String {

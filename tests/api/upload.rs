@@ -1,18 +1,10 @@
 //! POST /api/v1/ingestions: every body form, every refusal, the size limits, the
 //! Idempotency-Key, and what happens when a backing service fails.
 
-use std::io::Write;
-
 use serde_json::{json, Value};
 
-use crate::fixtures::{scan, to_bytes};
+use crate::fixtures::{gzip, scan, to_bytes};
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(data).unwrap();
-    encoder.finish().unwrap()
-}
 
 async fn error_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

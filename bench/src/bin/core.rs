@@ -44,7 +44,6 @@ fn measure(bytes: &[u8]) -> Result<Value> {
         "valid": tally.valid,
         "findings": tally.findings,
         "avg_record_bytes": bytes.len() as f64 / records,
-        "avg_raw_gz_bytes": tally.raw_gz_bytes as f64 / tally.findings.max(1) as f64,
         "ceiling_serde_json_ignored_any": rate(ceiling.0),
         "scan": rate(scan.0),
         "scan_parse": rate(parse.0),

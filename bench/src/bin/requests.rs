@@ -180,15 +180,7 @@ fn round(
         out.insert("total".into(), json!(total));
         Value::Object(out)
     };
-    // The same job with the raw record kept in S3 (one PUT per 100 findings) and a
-    // pointer in the item instead of raw_gz.
-    let raw_elsewhere_wru =
-        wru - process.finding_write_units as f64 + process.finding_write_units_raw_elsewhere as f64;
-    let raw_elsewhere_extra_puts = findings.div_ceil(100) as f64;
     let cost = per_million(&per_job);
-    let projected_total = cost["total"].as_f64().unwrap_or(0.0)
-        + ((raw_elsewhere_wru - wru) * DYNAMODB_WRU + raw_elsewhere_extra_puts * S3_PUT) * 1e6
-            / findings as f64;
     json!({
         "label": label,
         "findings": findings,
@@ -205,17 +197,12 @@ fn round(
         "finding_items": process.finding_items,
         "finding_item_avg_bytes": process.finding_item_bytes as f64 / process.finding_items.max(1) as f64,
         "finding_item_max_bytes": process.finding_item_max_bytes,
-        "finding_raw_gz_avg_bytes": process.finding_raw_gz_bytes as f64 / process.finding_items.max(1) as f64,
         "job_item_bytes": job_item_bytes,
         "s3_requests_per_job": s3_puts + s3_gets,
         "sqs_requests_per_job": sqs,
         "upload_cpu_seconds": upload_cpu,
         "processor_cpu_seconds": process_cpu,
         "cost_per_million_findings": cost,
-        "projected_raw_in_s3": {
-            "write_units_per_finding": raw_elsewhere_wru / findings as f64,
-            "cost_per_million_findings_total": projected_total,
-        },
     })
 }
 

@@ -34,6 +34,8 @@ pub enum ProcessError {
 /// Counters and pending writes while a job runs.
 #[derive(Default)]
 struct Progress {
+    /// Whether the file is gzip-compressed (its records are then copied out to S3).
+    gzip: bool,
     processed: u64,
     invalid: u64,
     batch: Vec<Candidate>,
@@ -115,6 +117,7 @@ async fn run_claimed(
         match item {
             Ok(chunk) => {
                 let gzip = chunk.gzip;
+                progress.gzip = gzip;
                 let last = chunk.records.last().map(|r| (r.index, r.end));
                 if let Err(f) =
                     handle_records(deps, job, &stamp, chunk.records, &mut progress).await?
@@ -342,13 +345,28 @@ async fn write_batch(
     stamp: &str,
     progress: &mut Progress,
 ) -> Result<(), ProcessError> {
-    let batch = std::mem::take(&mut progress.batch);
-    if batch.is_empty() {
+    let mut batch = std::mem::take(&mut progress.batch);
+    let Some(first) = batch.first() else {
         return Ok(());
-    }
+    };
+    let raw_key = if progress.gzip {
+        // Offsets in a decompressed stream cannot be read back with a ranged GET: the
+        // batch's records go to an object of their own (rewritten as is on a re-run).
+        let key = shared::message::raw_batch_key(&job.tenant_id, &job.id, first.index);
+        let mut body = Vec::with_capacity(batch.iter().map(|c| c.raw.len() + 1).sum());
+        for c in &mut batch {
+            c.raw_offset = body.len() as u64;
+            body.extend_from_slice(&c.raw);
+            body.push(b'\n');
+        }
+        deps.stores.objects.put(&key, body.into(), None).await?;
+        key
+    } else {
+        job.object_key.clone()
+    };
     let uids: Vec<&str> = batch.iter().map(|c| c.record.uid.as_str()).collect();
     let stored = deps.stores.findings.states(&job.tenant_id, &uids).await?;
-    let resolved = resolve_batch(&job.id, stamp, batch, &stored);
+    let resolved = resolve_batch(&job.id, stamp, &raw_key, batch, &stored);
     progress.invalid += resolved.duplicates;
     progress.errors.extend(resolved.errors);
     deps.stores

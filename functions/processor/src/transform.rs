@@ -7,14 +7,10 @@
 //! earlier index means the current record is a duplicate; the same index means this is a
 //! re-run of the same record (a redelivered message), which is not.
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use serde_json::Value;
 use shared::ocsf::{validate_record, RecordError, ValidRecord, MAX_RECORD_BYTES};
-use shared::store::{FindingWrite, StoredFindingState, StoredRecordError};
+use shared::store::{FindingWrite, RawRef, StoredFindingState, StoredRecordError};
+use std::collections::{HashMap, HashSet};
 
 use crate::delta_for;
 use crate::scan::RawRecord;
@@ -31,7 +27,10 @@ pub struct FileFailure {
 pub struct Candidate {
     pub index: u64,
     pub record: ValidRecord,
+    /// The record's bytes, and their offset in the object its finding will point to
+    /// (the upload's offset until the processor stores them elsewhere).
     pub raw: Vec<u8>,
+    pub raw_offset: u64,
 }
 
 /// What became of one record.
@@ -89,6 +88,7 @@ pub fn check_record(record: RawRecord) -> Result<Checked, FileFailure> {
             index,
             record: valid,
             raw: record.bytes,
+            raw_offset: record.offset,
         }),
         Err(errors) => {
             let uid = value
@@ -114,6 +114,7 @@ pub struct Resolved {
 pub fn resolve_batch(
     job_id: &str,
     now: &str,
+    raw_key: &str,
     candidates: Vec<Candidate>,
     stored: &HashMap<String, StoredFindingState>,
 ) -> Resolved {
@@ -140,7 +141,7 @@ pub fn resolve_batch(
             ));
             continue;
         }
-        out.findings.push(finding(job_id, now, c, state));
+        out.findings.push(finding(job_id, now, raw_key, c, state));
     }
     out
 }
@@ -149,6 +150,7 @@ pub fn resolve_batch(
 pub fn finding(
     job_id: &str,
     now: &str,
+    raw_key: &str,
     c: Candidate,
     stored: Option<&StoredFindingState>,
 ) -> FindingWrite {
@@ -160,7 +162,11 @@ pub fn finding(
         ingestion_id: job_id.to_string(),
         record_index: c.index,
         delta,
-        raw_gzip: gzip(&compact(&c.raw)),
+        raw: RawRef {
+            key: raw_key.to_string(),
+            offset: c.raw_offset,
+            len: c.raw.len() as u64,
+        },
         severity: r.severity.to_string(),
         uid: r.uid,
         status_code: r.status_code,
@@ -200,41 +206,6 @@ fn offset_in(bytes: &[u8], line: usize, column: usize) -> u64 {
     (line_start + column.saturating_sub(1)).min(bytes.len()) as u64
 }
 
-/// The record without the whitespace between tokens: the same JSON value in fewer bytes,
-/// so less to compress and less to store (pretty-printed Prowler output is ~40 %
-/// indentation). Only called on records serde_json has parsed, so strings are well formed.
-fn compact(json: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(json.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            continue;
-        } else if b == b'"' {
-            in_string = true;
-        }
-        out.push(b);
-    }
-    out
-}
-
-/// Level 2: with the zlib-rs backend, faster than miniz_oxide's level 1 and smaller
-/// (its level 1 is a quicker strategy that compresses markedly worse).
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 4), Compression::new(2));
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,25 +232,19 @@ mod tests {
     }
 
     #[test]
-    fn stored_raw_records_are_compacted_without_touching_strings() {
-        let text = "{\n  \"a\": [1, 2],\t\"s\": \" x \\\" , \\\\\",\r\n \"t\" : \"\" }";
+    fn a_finding_points_at_its_record_in_the_upload() {
+        let c = valid(4, "u");
+        let len = c.raw.len() as u64;
+        let finding = finding("job", "now", "uploads/t/job.json", c, None);
         assert_eq!(
-            String::from_utf8(compact(text.as_bytes())).unwrap(),
-            r#"{"a":[1,2],"s":" x \" , \\","t":""}"#
+            finding.raw,
+            RawRef {
+                key: "uploads/t/job.json".into(),
+                offset: 100,
+                len
+            }
         );
-        let value: Value = serde_json::from_str(text).unwrap();
-        let finding = finding("job", "now", valid(0, "u"), None);
-        let mut stored = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(&finding.raw_gzip[..]),
-            &mut stored,
-        )
-        .unwrap();
-        assert!(!stored.contains('\n'));
-        assert_eq!(
-            serde_json::from_slice::<Value>(&compact(text.as_bytes())).unwrap(),
-            value
-        );
+        assert_eq!((finding.record_index, finding.delta), (4, "new"));
     }
 
     #[test]
@@ -329,6 +294,7 @@ mod tests {
         let out = resolve_batch(
             "job",
             now,
+            "k",
             vec![valid(0, "a"), valid(1, "b"), valid(2, "a")],
             &HashMap::new(),
         );
@@ -347,15 +313,15 @@ mod tests {
         };
         // Written by this job at an earlier index: a duplicate.
         let stored = HashMap::from([("a".to_string(), state("job", 0))]);
-        let out = resolve_batch("job", now, vec![valid(30, "a")], &stored);
+        let out = resolve_batch("job", now, "k", vec![valid(30, "a")], &stored);
         assert_eq!(out.duplicates, 1);
         // Written by this job at this very index: a re-run, not a duplicate.
         let stored = HashMap::from([("a".to_string(), state("job", 30))]);
-        let out = resolve_batch("job", now, vec![valid(30, "a")], &stored);
+        let out = resolve_batch("job", now, "k", vec![valid(30, "a")], &stored);
         assert_eq!((out.duplicates, out.findings[0].delta), (0, "new"));
         // Written by another job: an update.
         let stored = HashMap::from([("a".to_string(), state("older", 0))]);
-        let out = resolve_batch("job", now, vec![valid(30, "a")], &stored);
+        let out = resolve_batch("job", now, "k", vec![valid(30, "a")], &stored);
         assert_eq!((out.duplicates, out.findings[0].delta), (0, "unchanged"));
         assert_eq!(out.findings[0].record_index, 30);
     }

@@ -4,14 +4,8 @@
 //! reads the tenant's partition in uid order with the filters as a FilterExpression,
 //! counting every match and keeping only the requested window.
 
-use std::io::Read;
-
-use aws_sdk_dynamodb::types::AttributeValue;
-use flate2::read::GzDecoder;
-use serde_json::Value;
-
-use super::findings::{pk, sk, FindingsStore};
-use super::item::{get_s, opt_s, s, Item};
+use super::findings::{pk, sk, FindingsStore, RawRef};
+use super::item::{get_s, opt_n, opt_s, s, Item};
 use super::StoreError;
 
 /// Attributes shown in lists (everything but the raw record).
@@ -110,12 +104,12 @@ fn summary(item: &Item) -> Result<FindingSummary, StoreError> {
 }
 
 impl FindingsStore {
-    /// One finding with its original OCSF record.
+    /// One finding and where its original OCSF record is.
     pub async fn get(
         &self,
         tenant_id: &str,
         uid: &str,
-    ) -> Result<Option<(FindingSummary, Value)>, StoreError> {
+    ) -> Result<Option<(FindingSummary, RawRef)>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -128,16 +122,11 @@ impl FindingsStore {
         let Some(item) = output.item else {
             return Ok(None);
         };
-        let raw = match item.get("raw_gz") {
-            Some(AttributeValue::B(blob)) => {
-                let mut text = String::new();
-                GzDecoder::new(blob.as_ref())
-                    .read_to_string(&mut text)
-                    .map_err(|e| StoreError::Corrupt(format!("raw_gz of {uid}: {e}")))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("raw record of {uid}: {e}")))?
-            }
-            _ => return Err(StoreError::Corrupt(format!("finding {uid} has no raw_gz"))),
+        let corrupt = || StoreError::Corrupt(format!("finding {uid} has no raw record reference"));
+        let raw = RawRef {
+            key: opt_s(&item, "raw_key").ok_or_else(corrupt)?,
+            offset: opt_n(&item, "raw_at")?.ok_or_else(corrupt)?,
+            len: opt_n(&item, "raw_len")?.ok_or_else(corrupt)?,
         };
         Ok(Some((summary(&item)?, raw)))
     }

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 
 use super::item::{n, opt_n, opt_s, put_opt, query_count, s, Item};
@@ -47,8 +46,17 @@ pub struct FindingWrite {
     /// Position of the record in the ingestion's file (finds duplicates within a file).
     pub record_index: u64,
     pub delta: &'static str,
-    /// The original record, gzip-compressed.
-    pub raw_gzip: Vec<u8>,
+    /// Where the original record's bytes are.
+    pub raw: RawRef,
+}
+
+/// Where a finding's original record is kept: a byte range of an S3 object (the uploaded
+/// file itself when it is plain JSON; an object of its batch when the upload was gzip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRef {
+    pub key: String,
+    pub offset: u64,
+    pub len: u64,
 }
 
 pub(super) fn pk(tenant_id: &str) -> String {
@@ -151,10 +159,9 @@ impl FindingsStore {
                     ("ingestion_id".to_string(), s(f.ingestion_id)),
                     ("delta".to_string(), s(f.delta)),
                     ("record_index".to_string(), n(f.record_index)),
-                    (
-                        "raw_gz".to_string(),
-                        AttributeValue::B(Blob::new(f.raw_gzip)),
-                    ),
+                    ("raw_key".to_string(), s(f.raw.key)),
+                    ("raw_at".to_string(), n(f.raw.offset)),
+                    ("raw_len".to_string(), n(f.raw.len)),
                 ]);
                 put_opt(&mut item, "status_code", f.status_code.map(s));
                 put_opt(&mut item, "provider", f.provider.map(s));

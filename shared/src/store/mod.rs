@@ -29,7 +29,7 @@ mod objects;
 mod queue;
 
 pub use finding_queries::{FindingFilter, FindingSummary, FindingsPage};
-pub use findings::{FindingWrite, FindingsStore, StoredFindingState};
+pub use findings::{FindingWrite, FindingsStore, RawRef, StoredFindingState};
 pub use idempotency::{IdempotencyStore, Reservation, IDEMPOTENCY_TTL_SECONDS};
 pub use job_queries::{
     compare_jobs, DayRange, ErrorsPage, JobFilter, JobSort, JobSortField, JobsPage,

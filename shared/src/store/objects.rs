@@ -126,6 +126,35 @@ impl ObjectStore {
         Ok(Box::new(output.body.into_async_read()))
     }
 
+    /// `len` bytes of the object from byte `offset` (one ranged GET).
+    pub async fn read_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes, StoreError> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={offset}-{}", offset + len - 1))
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("GetObject range", e))?;
+        let data = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::build("GetObject body", e))?
+            .into_bytes();
+        if data.len() as u64 != len {
+            return Err(StoreError::Corrupt(format!(
+                "{key}: wanted {len} bytes at {offset}, got {}",
+                data.len()
+            )));
+        }
+        Ok(data)
+    }
+
     /// The whole object.
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let output = self
