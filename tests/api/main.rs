@@ -11,6 +11,7 @@ mod keys;
 mod presigned;
 mod processing;
 mod prowler;
+mod read_counts;
 mod read_errors;
 mod read_findings;
 mod read_ingestions;

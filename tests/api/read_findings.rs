@@ -39,7 +39,7 @@ fn record(i: usize, fail: bool) -> Value {
     r
 }
 
-async fn ingest(app: &TestApp, records: &[Value]) -> String {
+pub async fn ingest(app: &TestApp, records: &[Value]) -> String {
     let response = app
         .upload_multipart(to_bytes(records), "scan.ocsf.json")
         .await;

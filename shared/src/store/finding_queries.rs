@@ -1,11 +1,27 @@
 //! Reading a tenant's findings (`GET /api/v1/findings` and `/findings/{uid}`) by Query
-//! and GetItem only. The findings table has no secondary index on purpose: every index
-//! would add write units to every finding ingested (see docs/read-api.md), so a list
-//! reads the tenant's partition in uid order with the filters as a FilterExpression,
-//! counting every match and keeping only the requested window.
+//! and GetItem only (see docs/read-api.md for the access patterns and their costs).
+//!
+//! - An unfiltered list counts the tenant's findings from a checkpoint over the
+//!   keys-only `by_first_seen` index (see `counts.rs`) and reads its page in uid order
+//!   from the table: the keys before the window, then the window itself.
+//! - A filtered list reads the tenant's partition in uid order with the filters as a
+//!   FilterExpression, counting every match and keeping only the requested window. An
+//!   index per filter would add write units to every finding ingested, since most
+//!   filtered attributes change on every ingestion.
 
-use super::findings::{pk, sk, FindingsStore, RawRef};
+use time::Duration;
+
+use super::counts::Counted;
+use super::findings::{pk, sk, FindingsStore, RawRef, FIRST_SEEN_INDEX};
 use super::item::{get_s, opt_n, opt_s, s, Item};
+use super::job_queries::query_window;
+
+/// How old a `first_seen_at` must be before the count checkpoint includes it. It is the
+/// start of the processor run that wrote the finding, and a run lasts at most the
+/// function's timeout (15 minutes), so no entry appears or moves below this margin.
+pub const FINDINGS_SETTLE_MARGIN: Duration = Duration::minutes(30);
+
+const FINDING_PREFIX: &str = "FINDING#";
 use super::StoreError;
 
 /// Attributes shown in lists (everything but the raw record).
@@ -38,6 +54,10 @@ pub struct FindingFilter {
 }
 
 impl FindingFilter {
+    pub fn is_empty(&self) -> bool {
+        self.conditions().is_empty()
+    }
+
     /// `(attribute, values)` pairs: the attribute must equal one of the values.
     fn conditions(&self) -> Vec<(&'static str, Vec<&str>)> {
         fn one(v: &Option<String>) -> Option<Vec<&str>> {
@@ -141,13 +161,34 @@ impl FindingsStore {
         offset: u64,
         limit: u64,
     ) -> Result<FindingsPage, StoreError> {
+        if filter.is_empty() {
+            let count = self.count_all(tenant_id).await?;
+            let findings = if offset >= count {
+                Vec::new()
+            } else {
+                query_window(
+                    &self.client,
+                    &self.table,
+                    &pk(tenant_id),
+                    FINDING_PREFIX,
+                    !descending,
+                    offset,
+                    limit,
+                )
+                .await?
+                .iter()
+                .map(summary)
+                .collect::<Result<_, _>>()?
+            };
+            return Ok(FindingsPage { findings, count });
+        }
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(pk(tenant_id)))
-            .expression_attribute_values(":prefix", s("FINDING#"))
+            .expression_attribute_values(":prefix", s(FINDING_PREFIX))
             .scan_index_forward(!descending)
             .projection_expression(
                 (0..LIST_ATTRIBUTES.len())
@@ -193,6 +234,26 @@ impl FindingsStore {
                 None => return Ok(FindingsPage { findings, count }),
             }
         }
+    }
+}
+
+impl FindingsStore {
+    /// How many findings the tenant has, from the checkpoint over `by_first_seen` plus the
+    /// entries after it.
+    pub async fn count_all(&self, tenant_id: &str) -> Result<u64, StoreError> {
+        let findings = Counted {
+            table: &self.table,
+            index: Some(FIRST_SEEN_INDEX),
+            pk_name: "pk",
+            pk: pk(tenant_id),
+            key_name: "first_seen_at",
+            floor: "",
+            ceiling: "~",
+        };
+        let settled_below = crate::time::format(crate::time::now() - FINDINGS_SETTLE_MARGIN);
+        self.checkpoints
+            .count(tenant_id, "FINDINGS", &findings, &settled_below)
+            .await
     }
 }
 

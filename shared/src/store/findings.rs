@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
 
+use super::counts::Checkpoints;
 use super::item::{n, opt_n, opt_s, put_opt, query_count, s, Item};
 use super::{batch, StoreError};
 
@@ -16,7 +17,14 @@ const BATCH_GET_MAX: usize = 100;
 pub struct FindingsStore {
     pub(super) client: Client,
     pub(super) table: String,
+    /// Where the findings-count checkpoint is kept (the jobs table).
+    pub(super) checkpoints: Checkpoints,
 }
+
+/// Keys-only index of the findings by tenant and `first_seen_at`: written once per new
+/// finding (a re-ingestion keeps `first_seen_at`, so the index is not touched), it lets
+/// the tenant's findings be counted without reading them all (see docs/read-api.md).
+pub const FIRST_SEEN_INDEX: &str = "by_first_seen";
 
 /// What the processor needs to know about a finding already stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,8 +76,12 @@ pub(super) fn sk(uid: &str) -> String {
 }
 
 impl FindingsStore {
-    pub fn new(client: Client, table: &str) -> Self {
+    pub fn new(client: Client, table: &str, checkpoint_table: &str) -> Self {
         Self {
+            checkpoints: Checkpoints {
+                client: client.clone(),
+                table: checkpoint_table.to_string(),
+            },
             client,
             table: table.to_string(),
         }

@@ -20,7 +20,8 @@ use aws_sdk_dynamodb::types::Select;
 use aws_sdk_dynamodb::Client;
 use time::{Date, Duration, OffsetDateTime, Time};
 
-use super::item::{n, opt_n, opt_s, s, Item};
+use super::counts::{Checkpoints, Counted};
+use super::item::{opt_n, opt_s, s, Item};
 use super::jobs::{errors_pk, from_item, job_pk, JobsStore};
 use super::{StoreError, StoredRecordError};
 use crate::job::{Job, JobStatus};
@@ -184,10 +185,6 @@ pub struct ErrorsPage {
     pub total: u64,
 }
 
-fn count_pk(tenant_id: &str) -> String {
-    format!("TENANT#{tenant_id}#COUNT")
-}
-
 /// The smallest `JOB#<uuidv7>` key created at `t` or later.
 fn job_key_at(t: OffsetDateTime) -> String {
     let ms = (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
@@ -285,98 +282,23 @@ impl JobsStore {
 
     /// How many jobs the tenant has: the checkpoint plus the jobs created after it.
     pub async fn count_all(&self, tenant_id: &str) -> Result<u64, StoreError> {
-        let checkpoint = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(count_pk(tenant_id)))
-            .key("sk", s("JOBS"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("GetItem job count", e))?
-            .item;
-        let (counted, upto) = match &checkpoint {
-            Some(item) => (
-                opt_n(item, "count")?.unwrap_or(0),
-                opt_s(item, "upto").unwrap_or_else(|| JOB_PREFIX.to_string()),
-            ),
-            None => (0, JOB_PREFIX.to_string()),
+        let checkpoints = Checkpoints {
+            client: self.client.clone(),
+            table: self.table.clone(),
+        };
+        let jobs = Counted {
+            table: &self.table,
+            index: None,
+            pk_name: "pk",
+            pk: job_pk(tenant_id),
+            key_name: "sk",
+            floor: JOB_PREFIX,
+            ceiling: "JOB#~",
         };
         let settled_below = job_key_at(crate::time::now() - SETTLE_MARGIN);
-        let mut recent = 0u64;
-        let mut settled: Option<(u64, String)> = None;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(job_pk(tenant_id)))
-                .expression_attribute_values(":from", s(format!("{upto}\u{1}")))
-                .expression_attribute_values(":to", s(format!("{JOB_PREFIX}~")))
-                .projection_expression("sk")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query recent jobs", e))?;
-            for item in output.items() {
-                recent += 1;
-                if let Some(sk) = opt_s(item, "sk").filter(|sk| *sk < settled_below) {
-                    settled = Some((recent, sk));
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-        if let Some((settled_count, settled_upto)) = settled {
-            self.advance_checkpoint(
-                tenant_id,
-                checkpoint.as_ref().map(|_| upto.as_str()),
-                counted + settled_count,
-                &settled_upto,
-            )
-            .await?;
-        }
-        Ok(counted + recent)
-    }
-
-    /// Moves the checkpoint forward unless another request already moved it.
-    async fn advance_checkpoint(
-        &self,
-        tenant_id: &str,
-        previous_upto: Option<&str>,
-        count: u64,
-        upto: &str,
-    ) -> Result<(), StoreError> {
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(count_pk(tenant_id)))
-            .item("sk", s("JOBS"))
-            .item("count", n(count))
-            .item("upto", s(upto));
-        put = match previous_upto {
-            Some(previous) => put
-                .condition_expression("upto = :previous")
-                .expression_attribute_values(":previous", s(previous)),
-            None => put.condition_expression("attribute_not_exists(pk)"),
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(StoreError::aws("PutItem job count", err)),
-        }
+        checkpoints
+            .count(tenant_id, "JOBS", &jobs, &settled_below)
+            .await
     }
 
     /// One page of a job's errors, in file order (file-level errors last), and the total.

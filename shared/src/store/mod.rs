@@ -17,6 +17,7 @@
 //! written in one TransactWriteItems that also checks the tenant exists (`keys.rs`).
 
 mod batch;
+mod counts;
 mod finding_queries;
 mod findings;
 mod idempotency;
@@ -110,7 +111,11 @@ impl Stores {
         Self {
             jobs: JobsStore::new(clients.dynamodb.clone(), &config.jobs_table),
             idempotency: IdempotencyStore::new(clients.dynamodb.clone(), &config.jobs_table),
-            findings: FindingsStore::new(clients.dynamodb.clone(), &config.findings_table),
+            findings: FindingsStore::new(
+                clients.dynamodb.clone(),
+                &config.findings_table,
+                &config.jobs_table,
+            ),
             keys: KeysStore::new(clients.dynamodb.clone(), &config.keys_table),
             objects: ObjectStore::new(clients.s3.clone(), &config.bucket),
             queue: JobQueue::new(clients.sqs.clone(), &config.queue_url),
