@@ -29,6 +29,17 @@ pub enum ScanError {
     Read(String),
 }
 
+/// Bytes that matter inside an object or array, outside strings: `"`, `{`, `}`, `[`, `]`.
+const INSIDE_CONTAINER: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
 enum State {
     /// Before the opening bracket (a UTF-8 BOM is allowed first).
     Start,
@@ -197,26 +208,55 @@ impl<R: BufRead> ArrayScanner<R> {
             let mut content = 0;
             let mut stop = None;
             let mut bad = None;
-            for (i, &b) in buf.iter().enumerate() {
+            let mut i = 0;
+            while i < buf.len() {
+                if in_string {
+                    // Most of a record is string content: jump to the next quote or
+                    // backslash instead of looking at every byte.
+                    if escaped {
+                        escaped = false;
+                        i += 1;
+                    } else {
+                        match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                            None => i = buf.len(),
+                            Some(j) => {
+                                if buf[i + j] == b'\\' {
+                                    escaped = true;
+                                } else {
+                                    in_string = false;
+                                }
+                                i += j + 1;
+                            }
+                        }
+                    }
+                    content = i;
+                    continue;
+                }
+                if depth > 0 && !ended {
+                    // Inside a container, only quotes and brackets matter.
+                    let rest = &buf[i..];
+                    let skip = rest
+                        .iter()
+                        .position(|&b| INSIDE_CONTAINER[b as usize])
+                        .unwrap_or(rest.len());
+                    if skip > 0 {
+                        i += skip;
+                        content = i;
+                        continue;
+                    }
+                }
+                let b = buf[i];
                 let space = matches!(b, b' ' | b'\t' | b'\n' | b'\r');
                 if ended {
                     match b {
-                        _ if space => continue,
+                        _ if space => {
+                            i += 1;
+                            continue;
+                        }
                         b',' | b']' => stop = Some(i),
                         _ => bad = Some((i, "expected `,` or `]`")),
                     }
                     break;
-                }
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                    }
-                    content = i + 1;
-                    continue;
                 }
                 match b {
                     b'"' => in_string = true,
@@ -224,7 +264,8 @@ impl<R: BufRead> ArrayScanner<R> {
                     b'}' | b']' if depth > 0 => {
                         depth -= 1;
                         if depth == 0 {
-                            content = i + 1;
+                            i += 1;
+                            content = i;
                             ended = true;
                             continue;
                         }
@@ -238,12 +279,14 @@ impl<R: BufRead> ArrayScanner<R> {
                         break;
                     }
                     _ if space && depth == 0 => {
+                        i += 1;
                         ended = true;
                         continue;
                     }
                     _ => {}
                 }
-                content = i + 1;
+                i += 1;
+                content = i;
             }
             if let Some((at, message)) = bad {
                 self.consume(at);
@@ -409,5 +452,35 @@ mod tests {
                 offset: 0
             })
         );
+    }
+
+    #[test]
+    fn every_read_boundary_gives_the_same_records_as_a_full_parse() {
+        let input = concat!(
+            "\u{feff}[\n  {\"a\": \"x\\\\\", \"b\": \"\\\"]}\\\"\", \"c\": [[], {}, [1, {\"d\": \"{[\"}]]},\n",
+            "  {\"e\": \"\\\\\\\\\", \"f\": \"é ✓ \\u00e9\", \"g\": {\"h\": {\"i\": [true, false, null, -1.5e3]}}} ,",
+            "\"top \\\" string\",  12.5e-1 ,null,[ ],{ }\t\r\n]  "
+        )
+        .as_bytes();
+        let without_bom = &input[3..];
+        let expected: Vec<serde_json::Value> = serde_json::from_slice(without_bom).unwrap();
+        let reference = all(input, 1 << 20).unwrap();
+        assert_eq!(reference.len(), expected.len());
+        for (record, value) in reference.iter().zip(&expected) {
+            let parsed: serde_json::Value = serde_json::from_slice(&record.bytes).unwrap();
+            assert_eq!(&parsed, value);
+            let at = record.offset as usize;
+            assert_eq!(&input[at..at + record.bytes.len()], &record.bytes[..]);
+        }
+        // From 3 bytes: the BOM is recognised within the first read.
+        for capacity in 3..=48 {
+            let mut scanner =
+                ArrayScanner::new(std::io::BufReader::with_capacity(capacity, input), 1 << 20);
+            let mut got = Vec::new();
+            while let Some(r) = scanner.next_record().unwrap() {
+                got.push(r);
+            }
+            assert_eq!(got, reference, "buffer of {capacity} bytes");
+        }
     }
 }
