@@ -34,6 +34,8 @@ pub struct Tally {
     pub finding_item_bytes: u64,
     pub finding_item_max_bytes: u64,
     pub finding_write_units: u64,
+    /// Index entries put or moved (a changed `first_seen_at` costs a delete and a put).
+    pub index_write_units: u64,
 }
 
 impl Tally {
@@ -67,7 +69,13 @@ pub struct Counter {
     findings_table: Arc<Mutex<Option<String>>>,
     /// Size of every item written so far, by table and key, for read units.
     sizes: Arc<Mutex<HashMap<String, u64>>>,
+    /// The `first_seen_at` of every finding written so far: what the `by_first_seen`
+    /// index holds, for its write units.
+    first_seen: Arc<Mutex<HashMap<String, String>>>,
 }
+
+/// Operation name under which writes of the findings index are counted.
+pub const INDEX_WRITES: &str = "DynamoDB.by_first_seen (index)";
 
 impl Counter {
     pub fn shared(&self) -> SharedInterceptor {
@@ -113,8 +121,17 @@ impl Counter {
         let size = item_size(item);
         self.remember(table, item, size);
         let findings = self.is_findings(table);
+        let index_units = if findings {
+            self.index_units(table, item)
+        } else {
+            0
+        };
         self.with(|t| {
             *t.write_units.entry(op.to_string()).or_default() += write_units(size);
+            if index_units > 0 {
+                *t.write_units.entry(INDEX_WRITES.to_string()).or_default() += index_units;
+                t.index_write_units += index_units;
+            }
             if findings {
                 t.finding_items += 1;
                 t.finding_write_units += write_units(size);
@@ -122,6 +139,23 @@ impl Counter {
                 t.finding_item_max_bytes = t.finding_item_max_bytes.max(size);
             }
         });
+    }
+
+    /// Write units the keys-only `by_first_seen` index of the findings table spends on
+    /// this item: an entry is ~0.3 KB (its keys plus 100 bytes), so one unit to put it, two
+    /// to move it, none when `first_seen_at` did not change.
+    fn index_units(&self, table: &str, item: &HashMap<String, AttributeValue>) -> u64 {
+        let Some(AttributeValue::S(first_seen)) = item.get("first_seen_at") else {
+            return 0;
+        };
+        let Ok(mut known) = self.first_seen.lock() else {
+            return 0;
+        };
+        match known.insert(key_of(table, item), first_seen.clone()) {
+            None => 1,
+            Some(before) if before == *first_seen => 0,
+            Some(_) => 2,
+        }
     }
 
     /// A read of `key`: 4 KB per unit strongly consistent, half that eventually; an

@@ -112,8 +112,8 @@ async fn a_multipart_upload_is_accepted_processed_and_stored() {
 #[tokio::test]
 async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
     let app = spawn_app().await;
-    // 60 records: three batches, the last one partial; pretty-printed, as Prowler writes.
-    let records = scan(60);
+    // 230 records: three groups, the last one partial; pretty-printed, as Prowler writes.
+    let records = scan(230);
     let plain = serde_json::to_vec_pretty(&records).unwrap();
     let response = app
         .post_raw(gzip(&plain), &[("Content-Type", "application/json")])
@@ -123,7 +123,7 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
     let id = body["data"]["id"].as_str().unwrap().to_string();
     let done = app.wait_for_final(&id).await;
     assert_eq!(done["data"]["attributes"]["status"], "completed");
-    for i in [0usize, 24, 25, 49, 59] {
+    for i in [0usize, 1, 99, 100, 199, 200, 229] {
         let uid = records[i]["finding_info"]["uid"].as_str().unwrap();
         let (status, body) = get_json(&app, &format!("/api/v1/findings/{uid}")).await;
         assert_eq!(status, 200, "{uid}");
@@ -139,7 +139,7 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
         .send()
         .await
         .unwrap();
-    assert_eq!(listed.contents().len(), 3, "one object per batch of 25");
+    assert_eq!(listed.contents().len(), 3, "one object per group of 100");
 }
 
 #[tokio::test]

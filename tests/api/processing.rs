@@ -208,9 +208,9 @@ fn text(value: &aws_sdk_dynamodb::types::AttributeValue) -> String {
 #[tokio::test]
 async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
     let app = crate::helpers::spawn_app().await;
-    let mut records = scan(60);
-    records[10] = records[9].clone(); // same batch of 25
-    records[45] = records[3].clone(); // a later batch
+    let mut records = scan(160);
+    records[10] = records[9].clone(); // same group of 100
+    records[145] = records[3].clone(); // a later group
     let response = app
         .post_raw(to_bytes(&records), &[("Content-Type", "application/json")])
         .await;
@@ -221,12 +221,12 @@ async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
     let job = app.wait_for_final(&id).await;
     assert_eq!(
         job["data"]["attributes"]["summary"],
-        serde_json::json!({"total": 60, "processed": 60, "invalid": 2})
+        serde_json::json!({"total": 160, "processed": 160, "invalid": 2})
     );
     let stores = &app.stack.deps.stores;
     assert_eq!(
         stores.findings.count(&app.stack.tenant_id).await.unwrap(),
-        58
+        158
     );
     let errors = record_errors(&app, &id).await;
     assert_eq!(
@@ -238,7 +238,7 @@ async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
                 "/finding_info/uid".to_string()
             ),
             (
-                45,
+                145,
                 "duplicate_finding_uid".to_string(),
                 "/finding_info/uid".to_string()
             ),
@@ -249,9 +249,9 @@ async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
 #[tokio::test]
 async fn two_processors_on_one_job_end_like_one_clean_run() {
     let app = crate::helpers::spawn_app().await;
-    let mut records = scan(80);
-    records[70] = serde_json::json!({"class_uid": 2004});
-    records[50] = records[5].clone();
+    let mut records = scan(230);
+    records[170] = serde_json::json!({"class_uid": 2004});
+    records[150] = records[5].clone(); // a later group
     // Stored and queued by hand, then also processed twice more, concurrently: the
     // queue's own delivery races two direct runs.
     let id = submit_unchecked(&app, to_bytes(&records)).await;
@@ -271,7 +271,7 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
     assert_eq!(job["data"]["attributes"]["status"], "completed");
     assert_eq!(
         job["data"]["attributes"]["summary"],
-        serde_json::json!({"total": 80, "processed": 80, "invalid": 2})
+        serde_json::json!({"total": 230, "processed": 230, "invalid": 2})
     );
     assert_eq!(
         deps.stores
@@ -279,22 +279,22 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
             .count(&app.stack.tenant_id)
             .await
             .unwrap(),
-        78
+        228
     );
     let errors = record_errors(&app, &id).await;
     assert_eq!(
         errors.len(),
-        1 + errors.iter().filter(|e| e.0 == 70).count()
+        1 + errors.iter().filter(|e| e.0 == 170).count()
     );
     assert_eq!(
         errors[0],
         (
-            50,
+            150,
             "duplicate_finding_uid".into(),
             "/finding_info/uid".into()
         )
     );
-    assert!(errors[1..].iter().all(|e| e.0 == 70));
+    assert!(errors[1..].iter().all(|e| e.0 == 170));
 
     // A late redelivery of a finished job changes nothing.
     assert_eq!(
@@ -320,7 +320,7 @@ async fn record_errors(app: &crate::helpers::TestApp, id: &str) -> Vec<(u64, Str
 
 #[tokio::test]
 async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes() {
-    // Every run stops after its first batch of 25 records and continues in a new run.
+    // Every run stops after its first 25 records and continues in a new run.
     let app = crate::helpers::spawn_app_with(vec![("MAX_RUN_SECONDS", "0")]).await;
     let mut records = scan(130);
     records[100] = records[2].clone(); // a duplicate across runs

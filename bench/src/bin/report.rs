@@ -114,10 +114,10 @@ fn main() {
             row(
                 &format!("write units per finding — {label}"),
                 format!(
-                    "{wru:.2} (finding items avg {:.0} B, max {} B; raw_gz avg {:.0} B)",
+                    "{wru:.2} (finding items avg {:.0} B, max {} B; index entries {:.2} per finding)",
                     f(&r["finding_item_avg_bytes"]),
                     r["finding_item_max_bytes"],
-                    f(&r["finding_raw_gz_avg_bytes"])
+                    f(&r["index_write_units_per_finding"])
                 ),
                 "≤ 1",
                 Some(wru <= 1.0),
@@ -152,17 +152,6 @@ fn main() {
                 ),
                 "≤ $1.00",
                 Some(total <= 1.0),
-            );
-            let projected = &r["projected_raw_in_s3"];
-            row(
-                &format!("projection: raw record in S3, pointer in the item — {label}"),
-                format!(
-                    "{:.2} write units per finding, ${:.3} per million findings",
-                    f(&projected["write_units_per_finding"]),
-                    f(&projected["cost_per_million_findings_total"])
-                ),
-                "",
-                None,
             );
         }
     }

@@ -1,6 +1,7 @@
 //! One job from claim to completion, streaming the file: a blocking task decompresses
 //! and splits the array into records, the async side validates them and writes findings
-//! and errors in batches of 25. Memory holds a few batches, whatever the file size.
+//! and errors in groups of 100 (BatchWriteItems of 25). Memory holds a few groups,
+//! whatever the file size.
 
 use std::io::{BufRead, BufReader, Read};
 use std::time::Instant;
@@ -17,8 +18,11 @@ use tokio_util::io::SyncIoBridge;
 use crate::scan::{ArrayScanner, RawRecord, ScanError};
 use crate::transform::{check_record, resolve_batch, Candidate, Checked, FileFailure};
 
-/// Records written per batch (one BatchWriteItem).
+/// Records per message from the reading side.
 const CHUNK: usize = 25;
+/// Valid records looked up and written together: one BatchGetItem (its maximum of 100
+/// keys), one S3 object of raw records for a gzip upload, and BatchWriteItems of 25.
+const GROUP: usize = 100;
 /// Progress is published after this many records.
 const PROGRESS_EVERY: u64 = 1_000;
 /// Batches read ahead of the writer.
@@ -318,7 +322,7 @@ async fn handle_records(
             }
         }
         progress.processed += 1;
-        if progress.batch.len() == CHUNK {
+        if progress.batch.len() == GROUP {
             write_batch(deps, job, stamp, progress).await?;
         }
         if progress.errors.len() >= CHUNK {

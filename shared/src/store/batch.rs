@@ -24,10 +24,17 @@ pub async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> Result<(
             Ok(WriteRequest::builder().put_request(put).build())
         })
         .collect::<Result<_, StoreError>>()?;
+    // The batches of one call go out together: their round trips overlap.
+    let mut batches = Vec::new();
     while !requests.is_empty() {
         let rest = requests.split_off(requests.len().min(BATCH_WRITE_MAX));
-        write_batch(client, table, std::mem::replace(&mut requests, rest)).await?;
+        batches.push(write_batch(
+            client,
+            table,
+            std::mem::replace(&mut requests, rest),
+        ));
     }
+    futures_util::future::try_join_all(batches).await?;
     Ok(())
 }
 
