@@ -252,8 +252,8 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
     let mut records = scan(230);
     records[170] = serde_json::json!({"class_uid": 2004});
     records[150] = records[5].clone(); // a later group
-    // Stored and queued by hand, then also processed twice more, concurrently: the
-    // queue's own delivery races two direct runs.
+                                       // Stored and queued by hand, then also processed twice more, concurrently: the
+                                       // queue's own delivery races two direct runs.
     let id = submit_unchecked(&app, to_bytes(&records)).await;
     let message = shared::message::JobMessage {
         tenant_id: app.stack.tenant_id.clone(),
