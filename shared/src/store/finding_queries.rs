@@ -215,25 +215,15 @@ impl FindingsStore {
         }
         let mut count = 0u64;
         let mut findings = Vec::new();
-        let mut start = None;
-        loop {
-            let output = query
-                .clone()
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query findings", e))?;
-            for item in output.items() {
-                if count >= offset && count < offset.saturating_add(limit) {
-                    findings.push(summary(item)?);
-                }
-                count += 1;
+        let mut items = query.into_paginator().items().send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| StoreError::aws("Query findings", e))?;
+            if count >= offset && count < offset.saturating_add(limit) {
+                findings.push(summary(&item)?);
             }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(FindingsPage { findings, count }),
-            }
+            count += 1;
         }
+        Ok(FindingsPage { findings, count })
     }
 }
 

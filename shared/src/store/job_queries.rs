@@ -16,12 +16,11 @@
 
 use std::cmp::Ordering;
 
-use aws_sdk_dynamodb::types::Select;
 use aws_sdk_dynamodb::Client;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use super::counts::{Checkpoints, Counted};
-use super::item::{opt_n, opt_s, s, Item};
+use super::item::{opt_n, opt_s, query_count, s, Item};
 use super::jobs::{errors_pk, from_item, job_pk, JobsStore};
 use super::{StoreError, StoredRecordError};
 use crate::job::{Job, JobStatus};
@@ -239,30 +238,20 @@ impl JobsStore {
             return Ok(JobsPage { jobs, count });
         }
         let (from, to) = job_key_range(&filter.inserted_at);
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(job_pk(tenant_id)))
+            .expression_attribute_values(":from", s(&from))
+            .expression_attribute_values(":to", s(&to));
         let mut jobs = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(job_pk(tenant_id)))
-                .expression_attribute_values(":from", s(&from))
-                .expression_attribute_values(":to", s(&to))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query jobs", e))?;
-            for item in output.items() {
-                let job = from_item(item)?;
-                if filter.matches(&job) {
-                    jobs.push(job);
-                }
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
+        let mut items = query.into_paginator().items().send();
+        while let Some(item) = items.next().await {
+            let job = from_item(&item.map_err(|e| StoreError::aws("Query jobs", e))?)?;
+            if filter.matches(&job) {
+                jobs.push(job);
             }
         }
         let sort = if sort.is_empty() {
@@ -310,27 +299,14 @@ impl JobsStore {
         limit: u64,
     ) -> Result<ErrorsPage, StoreError> {
         let pk = errors_pk(tenant_id, job_id);
-        let mut total = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s("ERR#"))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query error count", e))?;
-            total += output.count as u64;
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
+        let count = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s("ERR#"));
+        let total = query_count(count, "Query error count").await?;
         let errors = if offset >= total {
             Vec::new()
         } else {
