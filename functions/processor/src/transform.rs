@@ -56,6 +56,16 @@ pub fn check_record(record: RawRecord) -> Result<Checked, FileFailure> {
             }],
         )));
     }
+    // Most records are valid: the fast path confirms that without building a `Value`.
+    // Whatever it declines goes the full way below, which alone reports errors.
+    if let Some(valid) = shared::ocsf::validate_fast(&record.bytes) {
+        return Ok(Checked::Valid(Candidate {
+            index,
+            record: valid,
+            raw: record.bytes,
+            raw_offset: record.offset,
+        }));
+    }
     let value = match serde_json::from_slice::<Value>(&record.bytes) {
         Ok(value) => value,
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => {

@@ -6,11 +6,11 @@ use serde_json::{Map, Value};
 
 /// Largest serialized record accepted.
 pub const MAX_RECORD_BYTES: usize = 256 * 1024;
-const MAX_UID_CHARS: usize = 1024;
-const DETECTION_FINDING: u64 = 2004;
-const FINDINGS_CATEGORY: u64 = 2;
-const ACTIVITY_IDS: [u64; 5] = [0, 1, 2, 3, 99];
-const SEVERITIES: [(u64, &str); 8] = [
+pub(super) const MAX_UID_CHARS: usize = 1024;
+pub(super) const DETECTION_FINDING: u64 = 2004;
+pub(super) const FINDINGS_CATEGORY: u64 = 2;
+pub(super) const ACTIVITY_IDS: [u64; 5] = [0, 1, 2, 3, 99];
+pub(super) const SEVERITIES: [(u64, &str); 8] = [
     (0, "Unknown"),
     (1, "Informational"),
     (2, "Low"),
@@ -397,10 +397,11 @@ mod tests {
         assert_eq!(rec.check_id.as_deref(), Some("s3_bucket_public"));
     }
 
-    #[test]
-    fn each_rule_reports_its_code_and_pointer() {
-        type Mutation = Box<dyn Fn(&mut Value)>;
-        let cases: Vec<(Mutation, &str, &str)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+
+    /// One broken rule each: how to break it, and the error it gives.
+    fn rule_cases() -> Vec<(Mutation, &'static str, &'static str)> {
+        vec![
             (
                 Box::new(|v| v["class_uid"] = json!(2003)),
                 "unsupported_class",
@@ -522,8 +523,12 @@ mod tests {
                 "invalid_type",
                 "/status",
             ),
-        ];
-        for (mutate, code, pointer) in cases {
+        ]
+    }
+
+    #[test]
+    fn each_rule_reports_its_code_and_pointer() {
+        for (mutate, code, pointer) in rule_cases() {
             let mut v = valid();
             mutate(&mut v);
             assert_eq!(
@@ -559,5 +564,36 @@ mod tests {
         v["finding_info"].as_object_mut().unwrap().remove("uid");
         let err = validate_record(10, &v).unwrap_err();
         assert_eq!(err[0].detail, "finding_info.uid is required");
+    }
+
+    #[test]
+    fn the_fast_path_declines_every_case_the_rules_refuse() {
+        use crate::ocsf::fast::tests::assert_same;
+        let accepted = assert_same(valid().to_string().as_bytes());
+        assert_eq!(accepted, Some(validate_record(10, &valid()).unwrap()));
+        for (mutate, code, pointer) in rule_cases() {
+            let mut v = valid();
+            mutate(&mut v);
+            assert!(validate_record(10, &v).is_err(), "{code} {pointer}");
+            assert_eq!(
+                assert_same(v.to_string().as_bytes()),
+                None,
+                "{code} {pointer}"
+            );
+        }
+        // The shape and size cases.
+        assert_eq!(assert_same(b"[1]"), None);
+        assert_eq!(assert_same(br#"{"finding_info": {"uid": "u-1"}}"#), None);
+        let text = valid().to_string();
+        let pad = "x".repeat(MAX_RECORD_BYTES + 1 - text.len());
+        let oversized = text.replacen('{', &format!("{{\"pad\":\"{}\",", &pad[9..]), 1);
+        assert_eq!(oversized.len(), MAX_RECORD_BYTES + 1);
+        assert_eq!(
+            validate_record(oversized.len(), &serde_json::from_str(&oversized).unwrap())
+                .unwrap_err()[0]
+                .code,
+            "record_too_large"
+        );
+        assert_eq!(assert_same(oversized.as_bytes()), None);
     }
 }
