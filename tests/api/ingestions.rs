@@ -251,3 +251,49 @@ async fn unknown_jobs_paths_and_methods_are_json_api_errors() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn uids_of_1024_characters_are_stored_and_found() {
+    let app = spawn_app().await;
+    let mut records = scan(3);
+    let long = ["a".repeat(1024), "é".repeat(1024), "✓".repeat(1023) + "x"];
+    for (record, uid) in records.iter_mut().zip(&long) {
+        record["finding_info"]["uid"] = json!(uid);
+    }
+    let response = app
+        .post_raw(to_bytes(&records), &[("Content-Type", "application/json")])
+        .await;
+    let id = response.json::<Value>().await.unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = app.wait_for_final(&id).await;
+    assert_eq!(
+        done["data"]["attributes"]["summary"],
+        json!({"total": 3, "processed": 3, "invalid": 0})
+    );
+    for (record, uid) in records.iter().zip(&long) {
+        let path: String = uid
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, body) = get_json(&app, &format!("/api/v1/findings/{path}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["data"]["id"], json!(uid));
+        assert_eq!(body["data"]["attributes"]["raw"], *record);
+    }
+    let (_, body) = get_json(&app, "/api/v1/findings").await;
+    let listed: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 3);
+    assert!(long.iter().all(|uid| listed.contains(&uid.as_str())));
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
+use sha2::{Digest, Sha256};
 
 use super::counts::Checkpoints;
 use super::item::{n, opt_n, opt_s, put_opt, query_count, s, Item};
@@ -71,8 +72,25 @@ pub(super) fn pk(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}")
 }
 
+/// DynamoDB's limit on a sort key, in bytes.
+const MAX_SORT_KEY_BYTES: usize = 1024;
+
+/// `FINDING#<uid>`. A uid may be 1024 characters, up to 4 KiB of UTF-8, more than a sort
+/// key holds: a key that would be too long keeps the uid's first bytes (at a character
+/// boundary) and ends with the SHA-256 of the whole uid, so it is still unique and still
+/// sorts by the uid's beginning.
 pub(super) fn sk(uid: &str) -> String {
-    format!("FINDING#{uid}")
+    let key = format!("FINDING#{uid}");
+    if key.len() <= MAX_SORT_KEY_BYTES {
+        return key;
+    }
+    let digest = Sha256::digest(uid.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let mut cut = MAX_SORT_KEY_BYTES - "FINDING#".len() - 1 - hex.len();
+    while !uid.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("FINDING#{}#{hex}", &uid[..cut])
 }
 
 impl FindingsStore {
@@ -195,5 +213,31 @@ impl FindingsStore {
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(pk(tenant_id)));
         query_count(query, "Query findings count").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_keys_fit_dynamodb_whatever_the_uid() {
+        assert_eq!(sk("u-1"), "FINDING#u-1");
+        let ascii = "a".repeat(1016);
+        assert_eq!(sk(&ascii), format!("FINDING#{ascii}"));
+        for uid in [
+            "a".repeat(1017),
+            "é".repeat(1024),
+            "✓".repeat(1024),
+            "𝄞".repeat(1024),
+        ] {
+            let key = sk(&uid);
+            assert!(key.len() <= MAX_SORT_KEY_BYTES, "{} bytes", key.len());
+            let start: String = uid.chars().take(200).collect();
+            assert!(key.starts_with(&format!("FINDING#{start}")));
+        }
+        // Long uids that share their first kilobyte still get keys of their own.
+        let (a, b) = ("x".repeat(1020) + "a", "x".repeat(1020) + "b");
+        assert_ne!(sk(&a), sk(&b));
     }
 }
