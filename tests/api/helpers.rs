@@ -103,6 +103,21 @@ impl TestApp {
         request.body(body).send().await.expect("POST request")
     }
 
+    /// Posts `body` as `application/json`, expects 202, and waits for the job to finish:
+    /// its id and final state.
+    pub async fn ingest_json(&self, body: Vec<u8>) -> (String, Value) {
+        let response = self
+            .post_raw(body, &[("Content-Type", "application/json")])
+            .await;
+        assert_eq!(response.status(), 202);
+        let id = response.json::<Value>().await.expect("job JSON")["data"]["id"]
+            .as_str()
+            .expect("job id")
+            .to_string();
+        let job = self.wait_for_final(&id).await;
+        (id, job)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.url(path))

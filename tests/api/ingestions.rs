@@ -260,14 +260,7 @@ async fn uids_of_1024_characters_are_stored_and_found() {
     for (record, uid) in records.iter_mut().zip(&long) {
         record["finding_info"]["uid"] = json!(uid);
     }
-    let response = app
-        .post_raw(to_bytes(&records), &[("Content-Type", "application/json")])
-        .await;
-    let id = response.json::<Value>().await.unwrap()["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let done = app.wait_for_final(&id).await;
+    let (_, done) = app.ingest_json(to_bytes(&records)).await;
     assert_eq!(
         done["data"]["attributes"]["summary"],
         json!({"total": 3, "processed": 3, "invalid": 0})

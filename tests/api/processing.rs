@@ -211,14 +211,7 @@ async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
     let mut records = scan(160);
     records[10] = records[9].clone(); // same group of 100
     records[145] = records[3].clone(); // a later group
-    let response = app
-        .post_raw(to_bytes(&records), &[("Content-Type", "application/json")])
-        .await;
-    let id = response.json::<Value>().await.unwrap()["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let job = app.wait_for_final(&id).await;
+    let (id, job) = app.ingest_json(to_bytes(&records)).await;
     assert_eq!(
         job["data"]["attributes"]["summary"],
         serde_json::json!({"total": 160, "processed": 160, "invalid": 2})

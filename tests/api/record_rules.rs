@@ -139,15 +139,7 @@ async fn every_rule_is_reported_with_its_code_and_pointer() {
     records.push(finding("kept"));
     let total = records.len();
 
-    let response = app
-        .post_raw(to_bytes(&records), &[("Content-Type", "application/json")])
-        .await;
-    assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().await.unwrap()["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let job = app.wait_for_final(&id).await;
+    let (id, job) = app.ingest_json(to_bytes(&records)).await;
     assert_eq!(job["data"]["attributes"]["status"], "completed");
     assert_eq!(
         job["data"]["attributes"]["summary"],

@@ -684,6 +684,7 @@ impl Visitor<'_> for SkipKey {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::ocsf::validate::tests::valid as base;
     use crate::ocsf::{validate_record, RecordError};
     use rand::{rngs::StdRng, Rng, SeedableRng};
     use serde_json::{json, Value};
@@ -715,19 +716,6 @@ pub(super) mod tests {
             assert_eq!(Some(fast), full, "false accept of {}", shown(bytes));
         }
         full.is_some()
-    }
-
-    fn base() -> Value {
-        json!({
-            "class_uid": 2004, "category_uid": 2, "activity_id": 1, "type_uid": 200401,
-            "severity_id": 4, "severity": "High", "time": 1739800000,
-            "status_id": 1, "status_code": "FAIL", "status": "New",
-            "metadata": {"product": {"name": "Prowler"}, "version": "1.4.0", "event_code": "s3_bucket_public"},
-            "finding_info": {"uid": "f-1", "title": "Bucket is public"},
-            "resources": [{"uid": "arn:aws:s3:::b"}],
-            "cloud": {"provider": "aws", "region": "us-east-1", "account": {"uid": "123456789012"}},
-            "unmapped": {"anything": true}
-        })
     }
 
     /// The base record with the member at `pointer` set to the raw JSON text `raw`.

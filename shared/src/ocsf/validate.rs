@@ -359,11 +359,12 @@ impl Checker<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn valid() -> Value {
+    /// A record that breaks no rule.
+    pub(in crate::ocsf) fn valid() -> Value {
         json!({
             "class_uid": 2004, "category_uid": 2, "activity_id": 1, "type_uid": 200401,
             "severity_id": 4, "severity": "High", "time": 1739800000,
