@@ -13,10 +13,13 @@ use shared::ocsf::MAX_RECORD_BYTES;
 use shared::store::{Checkpoint, ClaimOutcome, Run, StoreError, StoredRecordError};
 use shared::Deps;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::io::SyncIoBridge;
 
 use crate::scan::{ArrayScanner, RawRecord, ScanError};
-use crate::transform::{check_record, resolve_batch, Candidate, Checked, FileFailure};
+use crate::transform::{
+    check_record, include_written, resolve_batch, Candidate, Checked, FileFailure,
+};
 
 /// Records per message from the reading side.
 const CHUNK: usize = 25;
@@ -44,6 +47,25 @@ struct Progress {
     invalid: u64,
     batch: Vec<Candidate>,
     errors: Vec<StoredRecordError>,
+    /// The previous group's findings write, still in flight while the next group is
+    /// validated and looked up.
+    in_flight: Option<InFlight>,
+}
+
+/// A group's findings being written, and their (uid, record index).
+struct InFlight {
+    write: JoinHandle<Result<(), StoreError>>,
+    written: Vec<(String, u64)>,
+}
+
+impl InFlight {
+    /// Waits for the write; what it wrote.
+    async fn finish(self) -> Result<Vec<(String, u64)>, ProcessError> {
+        self.write
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("findings write task: {e}")))??;
+        Ok(self.written)
+    }
 }
 
 /// How a run ended.
@@ -151,6 +173,8 @@ async fn run_claimed(
     drop(rx);
     let _ = reader.await;
     if let Some(failure) = failure {
+        // What was already sent is written before the job is failed.
+        settle(&mut progress).await?;
         fail_file(deps, job, failure).await?;
         return Ok(RunEnd::Finished);
     }
@@ -342,7 +366,10 @@ async fn handle_records(
     Ok(Ok(()))
 }
 
-/// Looks up the batch's stored findings, then writes findings and duplicate errors.
+/// Looks up the group's stored findings (while its raw records are stored, for a gzip
+/// upload, and the previous group's write finishes), then starts writing its findings and
+/// records duplicate errors. The write runs while the next group is validated and looked
+/// up; it is awaited before that group is resolved, and by [`flush`].
 async fn write_batch(
     deps: &Deps,
     job: &Job,
@@ -353,9 +380,9 @@ async fn write_batch(
     let Some(first) = batch.first() else {
         return Ok(());
     };
-    let raw_key = if progress.gzip {
+    let (raw_key, raw_body) = if progress.gzip {
         // Offsets in a decompressed stream cannot be read back with a ranged GET: the
-        // batch's records go to an object of their own (rewritten as is on a re-run).
+        // group's records go to an object of their own (rewritten as is on a re-run).
         let key = shared::message::raw_batch_key(&job.tenant_id, &job.id, first.index);
         let mut body = Vec::with_capacity(batch.iter().map(|c| c.raw.len() + 1).sum());
         for c in &mut batch {
@@ -363,21 +390,54 @@ async fn write_batch(
             body.extend_from_slice(&c.raw);
             body.push(b'\n');
         }
-        deps.stores.objects.put(&key, body.into(), None).await?;
-        key
+        (key, Some(body))
     } else {
-        job.object_key.clone()
+        (job.object_key.clone(), None)
     };
-    let uids: Vec<&str> = batch.iter().map(|c| c.record.uid.as_str()).collect();
-    let stored = deps.stores.findings.states(&job.tenant_id, &uids).await?;
+    let previous = progress.in_flight.take();
+    let (stored, kept, written_before) = {
+        let uids: Vec<&str> = batch.iter().map(|c| c.record.uid.as_str()).collect();
+        let keep_raw = async {
+            match raw_body {
+                Some(body) => deps.stores.objects.put(&raw_key, body.into(), None).await,
+                None => Ok(()),
+            }
+        };
+        let previous = async {
+            match previous {
+                Some(write) => write.finish().await,
+                None => Ok(Vec::new()),
+            }
+        };
+        tokio::join!(
+            deps.stores.findings.states(&job.tenant_id, &uids),
+            keep_raw,
+            previous
+        )
+    };
+    let (mut stored, (), written_before) = (stored?, kept?, written_before?);
+    include_written(&mut stored, &job.id, written_before);
     let resolved = resolve_batch(&job.id, stamp, &raw_key, batch, &stored);
     progress.invalid += resolved.duplicates;
     progress.errors.extend(resolved.errors);
-    deps.stores
+    let written = resolved
         .findings
-        .put(&job.tenant_id, resolved.findings)
-        .await?;
+        .iter()
+        .map(|f| (f.uid.clone(), f.record_index))
+        .collect();
+    let findings = deps.stores.findings.clone();
+    let tenant_id = job.tenant_id.clone();
+    let write = tokio::spawn(async move { findings.put(&tenant_id, resolved.findings).await });
+    progress.in_flight = Some(InFlight { write, written });
     Ok(())
+}
+
+/// Waits for the findings write still in flight, if any.
+async fn settle(progress: &mut Progress) -> Result<(), ProcessError> {
+    match progress.in_flight.take() {
+        Some(write) => write.finish().await.map(drop),
+        None => Ok(()),
+    }
 }
 
 async fn flush(
@@ -387,6 +447,7 @@ async fn flush(
     progress: &mut Progress,
 ) -> Result<(), ProcessError> {
     write_batch(deps, job, stamp, progress).await?;
+    settle(progress).await?;
     deps.stores
         .jobs
         .put_errors(

@@ -156,6 +156,29 @@ pub fn resolve_batch(
     out
 }
 
+/// Adds what this job wrote in its previous group to the stored states of the next one.
+/// The next group's lookup may run before that write lands, so a uid written there counts
+/// as this job's, at its earlier index, whatever the lookup saw: a duplicate.
+pub fn include_written(
+    stored: &mut HashMap<String, StoredFindingState>,
+    job_id: &str,
+    written: Vec<(String, u64)>,
+) {
+    for (uid, index) in written {
+        stored.insert(
+            uid,
+            StoredFindingState {
+                first_seen_at: String::new(),
+                status_code: None,
+                severity: None,
+                ingestion_id: Some(job_id.to_string()),
+                delta: None,
+                record_index: Some(index),
+            },
+        );
+    }
+}
+
 /// The stored form of a valid record.
 pub fn finding(
     job_id: &str,
@@ -334,5 +357,37 @@ mod tests {
         let out = resolve_batch("job", now, "k", vec![valid(30, "a")], &stored);
         assert_eq!((out.duplicates, out.findings[0].delta), (0, "unchanged"));
         assert_eq!(out.findings[0].record_index, 30);
+    }
+
+    #[test]
+    fn a_uid_the_previous_group_wrote_is_a_duplicate_whatever_the_lookup_saw() {
+        let now = "2026-01-01T00:00:00.000000Z";
+        // The lookup still saw the state of an older ingestion.
+        let mut stored = HashMap::from([(
+            "a".to_string(),
+            StoredFindingState {
+                first_seen_at: now.into(),
+                status_code: Some("FAIL".into()),
+                severity: Some("Medium".into()),
+                ingestion_id: Some("older".into()),
+                delta: Some("new".into()),
+                record_index: Some(0),
+            },
+        )]);
+        include_written(&mut stored, "job", vec![("a".into(), 3), ("b".into(), 4)]);
+        let out = resolve_batch(
+            "job",
+            now,
+            "k",
+            vec![valid(105, "a"), valid(106, "c")],
+            &stored,
+        );
+        assert_eq!(out.duplicates, 1);
+        assert_eq!(out.errors[0].record_index, Some(105));
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(
+            (out.findings[0].uid.as_str(), out.findings[0].delta),
+            ("c", "new")
+        );
     }
 }
