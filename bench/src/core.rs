@@ -19,7 +19,8 @@ pub const BATCH: usize = 25;
 pub enum Stage {
     /// Split the array into records.
     Scan,
-    /// Also parse each record into a `serde_json::Value` (what validation works on).
+    /// Instead of checking, parse each record into a `serde_json::Value` (what the full
+    /// validation path builds; valid records take the fast path and build none).
     Parse,
     /// Also parse and validate each record.
     Check,

@@ -194,6 +194,7 @@ fn round(
         "dynamodb_read_requests_per_1000": per_k(dynamo_reads as f64),
         "write_units_per_finding": wru / findings as f64,
         "index_write_units_per_finding": process.index_write_units as f64 / findings as f64,
+        "finding_write_units_per_finding": (process.finding_write_units + process.index_write_units) as f64 / findings as f64,
         "read_units_per_finding": rru / findings as f64,
         "finding_items": process.finding_items,
         "finding_item_avg_bytes": process.finding_item_bytes as f64 / process.finding_items.max(1) as f64,
