@@ -1,5 +1,5 @@
 //! The processor core exactly as `process_job` runs it, minus the network: split the
-//! array, check each record, and turn each batch of 25 into the findings that would be
+//! array, check each record, and turn each group of 100 into the findings that would be
 //! written (delta against no stored state, raw record pointing into the file).
 
 use std::collections::HashMap;
@@ -11,8 +11,8 @@ use processor::transform::{check_record, resolve_batch, Checked};
 use shared::ocsf::MAX_RECORD_BYTES;
 use shared::store::FindingWrite;
 
-/// Records per batch, as in the processor.
-pub const BATCH: usize = 25;
+/// Records per group, as in the processor.
+pub const BATCH: usize = processor::GROUP;
 
 /// How far down the pipeline to go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,10 @@ pub fn run(
     mut sink: impl FnMut(&[FindingWrite]),
 ) -> Result<Tally> {
     let mut scanner = ArrayScanner::new(reader, MAX_RECORD_BYTES);
+    if matches!(stage, Stage::Check | Stage::Transform) {
+        // As the processor does: valid records are checked as they are split off.
+        scanner = scanner.with_quick_check(shared::ocsf::validate_fast_prefix);
+    }
     let mut tally = Tally::default();
     let mut batch = Vec::with_capacity(BATCH);
     let empty = HashMap::new();

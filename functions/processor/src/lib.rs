@@ -17,7 +17,7 @@ use shared::message::{jobs_in_message, JobMessage};
 use shared::Deps;
 
 pub use delta::delta_for;
-pub use process::{fail_exhausted, process_job, RunEnd};
+pub use process::{fail_exhausted, process_job, RunEnd, GROUP};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

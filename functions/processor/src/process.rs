@@ -25,7 +25,7 @@ use crate::transform::{
 const CHUNK: usize = 25;
 /// Valid records looked up and written together: one BatchGetItem (its maximum of 100
 /// keys), one S3 object of raw records for a gzip upload, and BatchWriteItems of 25.
-const GROUP: usize = 100;
+pub const GROUP: usize = 100;
 /// Progress is published after this many records.
 const PROGRESS_EVERY: u64 = 1_000;
 /// Batches read ahead of the writer.
@@ -245,7 +245,7 @@ fn read_records(
     } else {
         Box::new(raw)
     };
-    let mut scanner = match resume {
+    let scanner = match resume {
         None => ArrayScanner::new(source, MAX_RECORD_BYTES),
         Some(checkpoint) => {
             if gzip {
@@ -267,6 +267,8 @@ fn read_records(
             )
         }
     };
+    // Valid records are checked as they are split off, in this thread.
+    let mut scanner = scanner.with_quick_check(shared::ocsf::validate_fast_prefix);
     let chunk = |records| Chunk { records, gzip };
     let mut records = Vec::with_capacity(CHUNK);
     loop {

@@ -1,8 +1,18 @@
 //! Walks a top-level JSON array element by element from any reader, holding at most one
 //! element (and never more than the record size limit of it) in memory, so a file of any
 //! size is read in flat memory.
+//!
+//! With a [`QuickCheck`], an element that lies whole in the reader's buffer is split and
+//! checked by the same parse, so most of a file is read once rather than twice.
 
 use std::io::BufRead;
+
+use shared::ocsf::ValidRecord;
+
+/// Reads the element at the start of a buffer that may go on past it: its length and the
+/// result of checking it, or `None` to have the element split the usual way (and checked
+/// later). See [`shared::ocsf::validate_fast_prefix`].
+pub type QuickCheck = fn(&[u8]) -> Option<(usize, ValidRecord)>;
 
 /// One element of the array.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +27,8 @@ pub struct RawRecord {
     pub oversized: Option<u64>,
     /// Byte offset just after the element (where a resumed scan starts).
     pub end: u64,
+    /// What the [`QuickCheck`] made of the element, if it read it.
+    pub valid: Option<ValidRecord>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +69,7 @@ pub struct ArrayScanner<R> {
     index: u64,
     max_record: usize,
     state: State,
+    quick: Option<QuickCheck>,
 }
 
 impl<R: BufRead> ArrayScanner<R> {
@@ -67,6 +80,7 @@ impl<R: BufRead> ArrayScanner<R> {
             index: 0,
             max_record,
             state: State::Start,
+            quick: None,
         }
     }
 
@@ -79,7 +93,14 @@ impl<R: BufRead> ArrayScanner<R> {
             index,
             max_record,
             state: State::AfterElement,
+            quick: None,
         }
+    }
+
+    /// Tries `check` on each element first (see [`QuickCheck`]).
+    pub fn with_quick_check(mut self, check: QuickCheck) -> Self {
+        self.quick = Some(check);
+        self
     }
 
     /// The byte offset just after the last element returned (where a later run resumes).
@@ -153,7 +174,10 @@ impl<R: BufRead> ArrayScanner<R> {
                     Some(b']') => return Err(self.malformed("trailing comma")),
                     Some(b',') => return Err(self.malformed("expected a value")),
                     Some(_) => {
-                        let record = self.element()?;
+                        let record = match self.quick_element() {
+                            Some(record) => record,
+                            None => self.element()?,
+                        };
                         self.state = State::AfterElement;
                         return Ok(Some(record));
                     }
@@ -186,6 +210,27 @@ impl<R: BufRead> ArrayScanner<R> {
             message,
             offset: self.offset,
         }
+    }
+
+    /// The element at the reader's position if the [`QuickCheck`] reads it whole from the
+    /// buffered bytes. Nothing is consumed otherwise.
+    fn quick_element(&mut self) -> Option<RawRecord> {
+        let check = self.quick?;
+        let buf = self.reader.fill_buf().ok()?;
+        let (len, valid) = check(&buf[..buf.len().min(self.max_record)])?;
+        let bytes = buf[..len].to_vec();
+        let offset = self.offset;
+        self.consume(len);
+        let record = RawRecord {
+            index: self.index,
+            offset,
+            bytes,
+            oversized: None,
+            end: self.offset,
+            valid: Some(valid),
+        };
+        self.index += 1;
+        Some(record)
     }
 
     /// Reads one element: up to the `,` or `]` that closes it at nesting depth 0.
@@ -311,6 +356,7 @@ impl<R: BufRead> ArrayScanner<R> {
             oversized: (size > max).then_some(size),
             bytes,
             end: self.offset,
+            valid: None,
         };
         self.index += 1;
         Ok(record)
@@ -452,6 +498,53 @@ mod tests {
                 offset: 0
             })
         );
+    }
+
+    #[test]
+    fn quick_checked_elements_are_cut_exactly_as_split_ones() {
+        let valid = |uid: &str| {
+            format!(
+                r#"{{"class_uid":2004,"category_uid":2,"activity_id":1,"type_uid":200401,"severity_id":3,"time":1,
+                    "metadata":{{"product":{{}},"version":"1.4.0"}},"finding_info":{{"uid":"{uid}","title":"t \"]}}"}}}}"#
+            )
+        };
+        let input = format!(
+            "[{} ,\n{},{{\"class_uid\": 2004}}, 42,\t{}\n]\n",
+            valid("a"),
+            valid("b"),
+            valid("c")
+        );
+        let input = input.as_bytes();
+        let split = all(input, 1 << 20).unwrap();
+        assert!(split.iter().all(|r| r.valid.is_none()));
+        let quick = |capacity: usize| {
+            let reader = std::io::BufReader::with_capacity(capacity, input);
+            let mut scanner = ArrayScanner::new(reader, 1 << 20)
+                .with_quick_check(shared::ocsf::validate_fast_prefix);
+            let mut out = Vec::new();
+            while let Some(r) = scanner.next_record().unwrap() {
+                out.push(r);
+            }
+            out
+        };
+        // With the whole file buffered, every valid record is checked as it is cut.
+        let whole = quick(input.len());
+        let checked: Vec<_> = whole
+            .iter()
+            .map(|r| r.valid.as_ref().map(|v| v.uid.as_str()))
+            .collect();
+        assert_eq!(checked, [Some("a"), Some("b"), None, None, Some("c")]);
+        // At any buffer size, records straddling a refill are split the usual way instead.
+        for capacity in (3..=input.len()).step_by(7) {
+            let got = quick(capacity);
+            assert_eq!(got.len(), split.len());
+            for (q, s) in got.iter().zip(&split) {
+                assert_eq!((q.index, q.offset, &q.bytes), (s.index, s.offset, &s.bytes));
+                if let Some(valid) = &q.valid {
+                    assert_eq!(Some(valid), shared::ocsf::validate_fast(&q.bytes).as_ref());
+                }
+            }
+        }
     }
 
     #[test]

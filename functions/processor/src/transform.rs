@@ -56,9 +56,13 @@ pub fn check_record(record: RawRecord) -> Result<Checked, FileFailure> {
             }],
         )));
     }
-    // Most records are valid: the fast path confirms that without building a `Value`.
-    // Whatever it declines goes the full way below, which alone reports errors.
-    if let Some(valid) = shared::ocsf::validate_fast(&record.bytes) {
+    // Most records are valid: the fast path confirms that without building a `Value`
+    // (often as the scanner split them off). Whatever it declines goes the full way below,
+    // which alone reports errors.
+    let quick = record
+        .valid
+        .or_else(|| shared::ocsf::validate_fast(&record.bytes));
+    if let Some(valid) = quick {
         return Ok(Checked::Valid(Candidate {
             index,
             record: valid,
@@ -250,6 +254,7 @@ mod tests {
             bytes: text.as_bytes().to_vec(),
             oversized: None,
             end: 100 + text.len() as u64,
+            valid: None,
         }
     }
 

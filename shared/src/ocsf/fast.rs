@@ -46,6 +46,23 @@ pub fn validate_fast(bytes: &[u8]) -> Option<ValidRecord> {
         .into_valid(bytes.len())
 }
 
+/// [`validate_fast`] for the record at the start of `bytes`, which may go on past it (the
+/// rest of a file): the record's length and its [`ValidRecord`]. This lets a file be split
+/// and checked in one pass. `None` when the record breaks a rule, is not all in `bytes`,
+/// or is not an object; the caller then finds the record's end by other means and takes
+/// the full path.
+pub fn validate_fast_prefix(bytes: &[u8]) -> Option<(usize, ValidRecord)> {
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    // A record within the limit is whole within its first MAX_RECORD_BYTES bytes.
+    let window = &bytes[..bytes.len().min(MAX_RECORD_BYTES)];
+    let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<FastRecord>();
+    let record = stream.next()?.ok()?;
+    let len = stream.byte_offset();
+    record.into_valid(len).map(|valid| (len, valid))
+}
+
 /// The members of a record that the rules read. Deserializing fails on a member of the
 /// wrong type, a duplicated member, a missing member of a nested object, or a broken
 /// `resources` entry; the remaining rules are applied by [`FastRecord::into_valid`].
@@ -705,7 +722,35 @@ pub(super) mod tests {
         let fast = validate_fast(bytes);
         let full = full(bytes).and_then(Result::ok);
         assert_eq!(fast, full, "fast and full paths differ on {}", shown(bytes));
+        assert_prefix_agrees(bytes);
         fast
+    }
+
+    /// [`validate_fast_prefix`] on `bytes` followed by more of a file: whatever record it
+    /// claims is one the full path accepts, and it reads a record that `validate_fast`
+    /// accepts (as the scanner cuts records: from `{` to `}`) to its end.
+    fn assert_prefix_agrees(bytes: &[u8]) {
+        let mut file = bytes.to_vec();
+        file.extend_from_slice(b" ,{\"next\": [1]} ]");
+        match validate_fast_prefix(&file) {
+            Some((len, valid)) => {
+                let claimed = &bytes[..len];
+                assert_eq!(
+                    full(claimed).and_then(Result::ok),
+                    Some(valid),
+                    "false accept by the prefix check of {}",
+                    shown(claimed)
+                );
+            }
+            None => {
+                let whole = bytes.first() == Some(&b'{') && bytes.last() == Some(&b'}');
+                assert!(
+                    !(whole && validate_fast(bytes).is_some()),
+                    "the prefix check declines {}",
+                    shown(bytes)
+                );
+            }
+        }
     }
 
     /// The fast path accepts nothing that the full path refuses (it may decline, leaving
@@ -715,6 +760,7 @@ pub(super) mod tests {
         if let Some(fast) = validate_fast(bytes) {
             assert_eq!(Some(fast), full, "false accept of {}", shown(bytes));
         }
+        assert_prefix_agrees(bytes);
         full.is_some()
     }
 
@@ -751,6 +797,22 @@ pub(super) mod tests {
         assert_eq!(rec.uid, "f-1");
         assert_eq!(rec.check_id.as_deref(), Some("s3_bucket_public"));
         assert_eq!(rec.account_uid.as_deref(), Some("123456789012"));
+    }
+
+    #[test]
+    fn a_record_is_read_to_its_end_when_the_file_goes_on() {
+        let record = base().to_string().into_bytes();
+        let expected = validate_fast(&record).unwrap();
+        let mut file = record.clone();
+        file.extend_from_slice(b",\n  {\"class_uid\": 2004}\n]");
+        assert_eq!(validate_fast_prefix(&file), Some((record.len(), expected)));
+        // Cut short, not an object, not at its first byte, or over the limit: declined.
+        assert_eq!(validate_fast_prefix(&record[..record.len() - 1]), None);
+        assert_eq!(validate_fast_prefix(b"[1, 2]"), None);
+        assert_eq!(validate_fast_prefix(&[b" ", &record[..]].concat()), None);
+        let padding = " ".repeat(MAX_RECORD_BYTES);
+        let large = with("/unmapped", &format!("{{\"pad\": \"{padding}\"}}"));
+        assert_eq!(validate_fast_prefix(&[&large[..], b"]"].concat()), None);
     }
 
     #[test]

@@ -5,6 +5,6 @@ mod fast;
 mod structure;
 mod validate;
 
-pub use fast::{validate_fast, FastRecord};
+pub use fast::{validate_fast, validate_fast_prefix, FastRecord};
 pub use structure::{check_gzip_structure, check_structure, StructureError};
 pub use validate::{validate_record, RecordError, ValidRecord, MAX_RECORD_BYTES};
