@@ -45,8 +45,9 @@ pub fn run(
 ) -> Result<Tally> {
     let mut scanner = ArrayScanner::new(reader, MAX_RECORD_BYTES);
     if matches!(stage, Stage::Check | Stage::Transform) {
-        // As the processor does: valid records are checked as they are split off.
-        scanner = scanner.with_quick_check(shared::ocsf::validate_fast_prefix);
+        // As the processor does for a plain upload (as the Prowler CLI sends): valid
+        // records are checked as they are split off, their bytes left in the file.
+        scanner = scanner.with_quick_check(shared::ocsf::validate_fast_prefix, false);
     }
     let mut tally = Tally::default();
     let mut batch = Vec::with_capacity(BATCH);

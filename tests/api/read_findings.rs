@@ -260,3 +260,51 @@ async fn findings_filter_paginate_and_show_their_raw_record() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_finding_gives_back_its_own_record_across_read_boundaries() {
+    // Records of uneven sizes, about 1 MB in all: the processor's 256 KiB reads end inside
+    // records, which are then split apart the slow way.
+    let app = spawn_app().await;
+    let mut records = crate::fixtures::scan(240);
+    for (i, record) in records.iter_mut().enumerate() {
+        record["unmapped"] = json!({"note": "é ✓ \"x\" ".repeat(100 + (i * 37) % 400)});
+    }
+    records[7] = json!({"class_uid": 2004});
+    let plain = to_bytes(&records);
+    assert!(plain.len() > 3 * 256 * 1024, "{} bytes", plain.len());
+    let json = ("Content-Type", "application/json");
+    for (name, body, headers) in [
+        ("plain", plain.clone(), vec![json]),
+        (
+            "gzip",
+            crate::fixtures::gzip(&plain),
+            vec![json, ("Content-Encoding", "gzip")],
+        ),
+    ] {
+        let response = app.post_raw(body, &headers).await;
+        assert_eq!(response.status(), 202, "{name}");
+        let id = response.json::<Value>().await.unwrap()["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let job = app.wait_for_final(&id).await;
+        assert_eq!(
+            job["data"]["attributes"]["summary"],
+            json!({"total": 240, "processed": 240, "invalid": 1}),
+            "{name}: {job}"
+        );
+        for (i, record) in records.iter().enumerate().filter(|(i, _)| *i != 7) {
+            let uid = record["finding_info"]["uid"].as_str().unwrap();
+            let (status, body) = get_json(&app, &format!("/api/v1/findings/{uid}")).await;
+            assert_eq!(status, 200, "{name}: record {i}");
+            let attributes = &body["data"]["attributes"];
+            assert_eq!(
+                attributes["ingestion_id"],
+                id.as_str(),
+                "{name}: record {i}"
+            );
+            assert_eq!(&attributes["raw"], record, "{name}: record {i}");
+        }
+    }
+}

@@ -267,8 +267,9 @@ fn read_records(
             )
         }
     };
-    // Valid records are checked as they are split off, in this thread.
-    let mut scanner = scanner.with_quick_check(shared::ocsf::validate_fast_prefix);
+    // Valid records are checked as they are split off, in this thread. Their bytes are
+    // needed only to be stored again, for a gzip upload.
+    let mut scanner = scanner.with_quick_check(shared::ocsf::validate_fast_prefix, gzip);
     let chunk = |records| Chunk { records, gzip };
     let mut records = Vec::with_capacity(CHUNK);
     loop {

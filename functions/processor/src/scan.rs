@@ -21,8 +21,11 @@ pub struct RawRecord {
     pub index: u64,
     /// Byte offset of the element's first byte in the (decompressed) file.
     pub offset: u64,
-    /// The element's bytes, unless it is larger than the limit.
+    /// The element's bytes, unless it is larger than the limit, or it was checked as it
+    /// was split and its bytes were not asked for (see [`ArrayScanner::with_quick_check`]).
     pub bytes: Vec<u8>,
+    /// The element's size in bytes.
+    pub len: u64,
     /// The element's full size when it was over the limit (and `bytes` is empty).
     pub oversized: Option<u64>,
     /// Byte offset just after the element (where a resumed scan starts).
@@ -70,6 +73,7 @@ pub struct ArrayScanner<R> {
     max_record: usize,
     state: State,
     quick: Option<QuickCheck>,
+    keep_checked: bool,
 }
 
 impl<R: BufRead> ArrayScanner<R> {
@@ -81,6 +85,7 @@ impl<R: BufRead> ArrayScanner<R> {
             max_record,
             state: State::Start,
             quick: None,
+            keep_checked: true,
         }
     }
 
@@ -94,12 +99,15 @@ impl<R: BufRead> ArrayScanner<R> {
             max_record,
             state: State::AfterElement,
             quick: None,
+            keep_checked: true,
         }
     }
 
-    /// Tries `check` on each element first (see [`QuickCheck`]).
-    pub fn with_quick_check(mut self, check: QuickCheck) -> Self {
+    /// Tries `check` on each element first (see [`QuickCheck`]). The bytes of an element
+    /// it accepts are copied out only if `keep_bytes`; others' always are.
+    pub fn with_quick_check(mut self, check: QuickCheck, keep_bytes: bool) -> Self {
         self.quick = Some(check);
+        self.keep_checked = keep_bytes;
         self
     }
 
@@ -218,13 +226,18 @@ impl<R: BufRead> ArrayScanner<R> {
         let check = self.quick?;
         let buf = self.reader.fill_buf().ok()?;
         let (len, valid) = check(&buf[..buf.len().min(self.max_record)])?;
-        let bytes = buf[..len].to_vec();
+        let bytes = if self.keep_checked {
+            buf[..len].to_vec()
+        } else {
+            Vec::new()
+        };
         let offset = self.offset;
         self.consume(len);
         let record = RawRecord {
             index: self.index,
             offset,
             bytes,
+            len: len as u64,
             oversized: None,
             end: self.offset,
             valid: Some(valid),
@@ -355,6 +368,7 @@ impl<R: BufRead> ArrayScanner<R> {
             offset,
             oversized: (size > max).then_some(size),
             bytes,
+            len: size,
             end: self.offset,
             valid: None,
         };
@@ -517,10 +531,10 @@ mod tests {
         let input = input.as_bytes();
         let split = all(input, 1 << 20).unwrap();
         assert!(split.iter().all(|r| r.valid.is_none()));
-        let quick = |capacity: usize| {
+        let quick = |capacity: usize, keep: bool| {
             let reader = std::io::BufReader::with_capacity(capacity, input);
             let mut scanner = ArrayScanner::new(reader, 1 << 20)
-                .with_quick_check(shared::ocsf::validate_fast_prefix);
+                .with_quick_check(shared::ocsf::validate_fast_prefix, keep);
             let mut out = Vec::new();
             while let Some(r) = scanner.next_record().unwrap() {
                 out.push(r);
@@ -528,7 +542,7 @@ mod tests {
             out
         };
         // With the whole file buffered, every valid record is checked as it is cut.
-        let whole = quick(input.len());
+        let whole = quick(input.len(), true);
         let checked: Vec<_> = whole
             .iter()
             .map(|r| r.valid.as_ref().map(|v| v.uid.as_str()))
@@ -536,12 +550,20 @@ mod tests {
         assert_eq!(checked, [Some("a"), Some("b"), None, None, Some("c")]);
         // At any buffer size, records straddling a refill are split the usual way instead.
         for capacity in (3..=input.len()).step_by(7) {
-            let got = quick(capacity);
-            assert_eq!(got.len(), split.len());
-            for (q, s) in got.iter().zip(&split) {
-                assert_eq!((q.index, q.offset, &q.bytes), (s.index, s.offset, &s.bytes));
-                if let Some(valid) = &q.valid {
-                    assert_eq!(Some(valid), shared::ocsf::validate_fast(&q.bytes).as_ref());
+            for keep in [true, false] {
+                let got = quick(capacity, keep);
+                assert_eq!(got.len(), split.len());
+                for (q, s) in got.iter().zip(&split) {
+                    assert_eq!((q.index, q.offset, q.len), (s.index, s.offset, s.len));
+                    assert_eq!(s.len, s.bytes.len() as u64);
+                    match &q.valid {
+                        None => assert_eq!(q.bytes, s.bytes),
+                        Some(valid) => {
+                            let expected = shared::ocsf::validate_fast(&s.bytes);
+                            assert_eq!(Some(valid), expected.as_ref());
+                            assert_eq!(q.bytes, if keep { &s.bytes[..] } else { b"" });
+                        }
+                    }
                 }
             }
         }

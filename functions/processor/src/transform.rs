@@ -27,9 +27,12 @@ pub struct FileFailure {
 pub struct Candidate {
     pub index: u64,
     pub record: ValidRecord,
-    /// The record's bytes, and their offset in the object its finding will point to
-    /// (the upload's offset until the processor stores them elsewhere).
+    /// The record's bytes (empty if they were not kept: see
+    /// [`crate::scan::ArrayScanner::with_quick_check`]), their size, and their offset in
+    /// the object its finding will point to (the upload's offset until the processor
+    /// stores them elsewhere).
     pub raw: Vec<u8>,
+    pub raw_len: u64,
     pub raw_offset: u64,
 }
 
@@ -67,6 +70,7 @@ pub fn check_record(record: RawRecord) -> Result<Checked, FileFailure> {
             index,
             record: valid,
             raw: record.bytes,
+            raw_len: record.len,
             raw_offset: record.offset,
         }));
     }
@@ -102,6 +106,7 @@ pub fn check_record(record: RawRecord) -> Result<Checked, FileFailure> {
             index,
             record: valid,
             raw: record.bytes,
+            raw_len: record.len,
             raw_offset: record.offset,
         }),
         Err(errors) => {
@@ -202,7 +207,7 @@ pub fn finding(
         raw: RawRef {
             key: raw_key.to_string(),
             offset: c.raw_offset,
-            len: c.raw.len() as u64,
+            len: c.raw_len,
         },
         severity: r.severity.to_string(),
         uid: r.uid,
@@ -252,6 +257,7 @@ mod tests {
             index,
             offset: 100,
             bytes: text.as_bytes().to_vec(),
+            len: text.len() as u64,
             oversized: None,
             end: 100 + text.len() as u64,
             valid: None,
@@ -272,7 +278,7 @@ mod tests {
     #[test]
     fn a_finding_points_at_its_record_in_the_upload() {
         let c = valid(4, "u");
-        let len = c.raw.len() as u64;
+        let len = c.raw_len;
         let finding = finding("job", "now", "uploads/t/job.json", c, None);
         assert_eq!(
             finding.raw,
