@@ -30,6 +30,7 @@ fn measure(bytes: &[u8]) -> Result<Value> {
     let scan = repeat(|| run(bytes, Stage::Scan, |_| {}))?;
     let parse = repeat(|| run(bytes, Stage::Parse, |_| {}))?;
     let check = repeat(|| run(bytes, Stage::Check, |_| {}))?;
+    let check_apart = repeat(|| run(bytes, Stage::CheckApart, |_| {}))?;
     let core = repeat(|| {
         run(bytes, Stage::Transform, |f| {
             std::hint::black_box(f);
@@ -48,6 +49,7 @@ fn measure(bytes: &[u8]) -> Result<Value> {
         "scan": rate(scan.0),
         "scan_parse": rate(parse.0),
         "scan_check": rate(check.0),
+        "scan_then_check": rate(check_apart.0),
         "core": rate(core.0),
     }))
 }
