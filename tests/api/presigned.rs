@@ -417,6 +417,49 @@ async fn an_upload_that_never_arrives_fails_as_upload_expired() {
 }
 
 #[tokio::test]
+async fn an_upload_whose_notification_is_lost_is_queued_again_once_overdue() {
+    let app = spawn_app_with(vec![
+        ("PRESIGNED_URL_SECONDS", "2"),
+        ("UPLOAD_GRACE_SECONDS", "1"),
+    ])
+    .await;
+    // The bucket stops notifying the queue: the file arrives, its event never does.
+    app.stack
+        .clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(&app.stack.config.bucket)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
+    let records = scan(3);
+    let bytes = to_bytes(&records);
+    let doc = request_doc(None, bytes.len() as u64, false);
+    let (id, upload) = accepted(post_doc(&app, &doc, &[]).await, None, bytes.len() as u64, 2).await;
+    assert_eq!(put_file(&app, &upload, bytes).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(job(&app, &id).await["attributes"]["status"], "pending");
+
+    // Past the URL's expiry and the grace, reading the job finds its file and queues it.
+    let overdue = parse_ts(&upload["expires_at"]) + time::Duration::seconds(1);
+    let wait = overdue - OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
+    let done = app.wait_for_final(&id).await;
+    let attributes = &done["data"]["attributes"];
+    assert_eq!(attributes["status"], "completed", "{done}");
+    assert_eq!(
+        attributes["summary"],
+        json!({"total": 3, "processed": 3, "invalid": 0})
+    );
+    let uids: Vec<&str> = records
+        .iter()
+        .map(|r| r["finding_info"]["uid"].as_str().unwrap())
+        .collect();
+    assert_findings_stored(&app, &id, 3, &uids).await;
+}
+
+#[tokio::test]
 async fn bad_presigned_requests_are_refused_and_create_nothing() {
     let app = spawn_app_with(vec![("MAX_PRESIGNED_UPLOAD_BYTES", "1000000")]).await;
     let upload = "/data/attributes/upload";

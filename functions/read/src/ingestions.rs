@@ -5,12 +5,15 @@
 //! pending past its URL's expiry (plus the grace for a PUT in flight) whose object is not
 //! in S3 is moved to `failed` (`upload_expired`) with a conditional write, so that the
 //! one job and the list always agree, and filters and sorts see the settled state.
+//! A job whose object did arrive but which is still pending by then has lost its S3
+//! event notification: its message is sent to the processing queue again.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use shared::job::{Job, JobStatus};
 use shared::jsonapi::{document, ingestion_resource, json_response, paginated_document};
+use shared::message::JobMessage;
 use shared::{ApiError, Deps};
 use time::Duration;
 
@@ -85,8 +88,8 @@ async fn settle(deps: &Deps, mut job: Job) -> Result<(Job, bool), ApiError> {
         let waiting = job.status == JobStatus::Pending && job.upload_expires_at.is_some();
         return Ok((job, waiting));
     }
-    // The file may have arrived in time with its notification still queued: then the
-    // processor will start the job, and it must not be failed here.
+    // The file may have arrived in time: then it is processed, and the job must not be
+    // failed here.
     let arrived = deps
         .stores
         .objects
@@ -94,6 +97,20 @@ async fn settle(deps: &Deps, mut job: Job) -> Result<(Job, bool), ApiError> {
         .await
         .map_err(internal("upload lookup"))?;
     if arrived {
+        // Its S3 event notification should have started the job long ago (the grace is
+        // past). It may still be queued, or it was lost: send the job's message again. A
+        // second message for a job already claimed is skipped by the processor.
+        let message = JobMessage {
+            tenant_id: job.tenant_id.clone(),
+            job_id: job.id.clone(),
+            object_key: job.object_key.clone(),
+        };
+        deps.stores
+            .queue
+            .send(&message)
+            .await
+            .map_err(internal("re-send upload notification"))?;
+        tracing::warn!(job_id = %job.id, tenant_id = %job.tenant_id, "uploaded file still pending after the grace: job queued again");
         return Ok((job, true));
     }
     job.expire_upload(grace);
