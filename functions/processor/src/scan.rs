@@ -2,17 +2,25 @@
 //! element (and never more than the record size limit of it) in memory, so a file of any
 //! size is read in flat memory.
 //!
-//! With a [`QuickCheck`], an element that lies whole in the reader's buffer is split and
+//! With a [`QuickCheck`], elements that lie whole in the reader's buffer are split and
 //! checked by the same parse, so most of a file is read once rather than twice.
 
+use std::collections::VecDeque;
 use std::io::BufRead;
 
 use shared::ocsf::ValidRecord;
 
-/// Reads the element at the start of a buffer that may go on past it: its length and the
+/// Reads the element at the start of text that may go on past it: its length and the
 /// result of checking it, or `None` to have the element split the usual way (and checked
 /// later). See [`shared::ocsf::validate_fast_prefix`].
-pub type QuickCheck = fn(&[u8]) -> Option<(usize, ValidRecord)>;
+pub type QuickCheck = fn(&str) -> Option<(usize, ValidRecord)>;
+
+/// At most this much of the buffer is taken by one run of quick checks (see
+/// [`ArrayScanner::quick_run`]), so that a reader holding a whole file in memory is
+/// still checked in pieces.
+const QUICK_RUN_BYTES: usize = 256 * 1024;
+
+const JSON_WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
 
 /// One element of the array.
 #[derive(Debug, PartialEq, Eq)]
@@ -74,6 +82,13 @@ pub struct ArrayScanner<R> {
     state: State,
     quick: Option<QuickCheck>,
     keep_checked: bool,
+    /// Elements already read by a quick run, in order.
+    checked: VecDeque<RawRecord>,
+    /// Where quick runs may start again after one stopped at an element it could not
+    /// take: the end of the text that run looked at, which is not looked at twice.
+    quick_from: u64,
+    /// The end of the last element returned from `checked`.
+    checked_end: u64,
 }
 
 impl<R: BufRead> ArrayScanner<R> {
@@ -86,6 +101,9 @@ impl<R: BufRead> ArrayScanner<R> {
             state: State::Start,
             quick: None,
             keep_checked: true,
+            checked: VecDeque::new(),
+            quick_from: 0,
+            checked_end: 0,
         }
     }
 
@@ -100,6 +118,9 @@ impl<R: BufRead> ArrayScanner<R> {
             state: State::AfterElement,
             quick: None,
             keep_checked: true,
+            checked: VecDeque::new(),
+            quick_from: 0,
+            checked_end: 0,
         }
     }
 
@@ -113,7 +134,17 @@ impl<R: BufRead> ArrayScanner<R> {
 
     /// The byte offset just after the last element returned (where a later run resumes).
     pub fn offset(&self) -> u64 {
-        self.offset
+        if self.checked.is_empty() {
+            self.offset
+        } else {
+            self.checked_end
+        }
+    }
+
+    fn pop_checked(&mut self) -> Option<RawRecord> {
+        let record = self.checked.pop_front()?;
+        self.checked_end = record.end;
+        Some(record)
     }
 
     fn fill(&mut self) -> Result<&[u8], ScanError> {
@@ -153,6 +184,9 @@ impl<R: BufRead> ArrayScanner<R> {
 
     /// The next element, `Ok(None)` at the end of a well-formed array.
     pub fn next_record(&mut self) -> Result<Option<RawRecord>, ScanError> {
+        if let Some(record) = self.pop_checked() {
+            return Ok(Some(record));
+        }
         loop {
             match self.state {
                 State::Start => {
@@ -182,10 +216,11 @@ impl<R: BufRead> ArrayScanner<R> {
                     Some(b']') => return Err(self.malformed("trailing comma")),
                     Some(b',') => return Err(self.malformed("expected a value")),
                     Some(_) => {
-                        let record = match self.quick_element() {
-                            Some(record) => record,
-                            None => self.element()?,
-                        };
+                        self.quick_run();
+                        if let Some(record) = self.pop_checked() {
+                            return Ok(Some(record));
+                        }
+                        let record = self.element()?;
                         self.state = State::AfterElement;
                         return Ok(Some(record));
                     }
@@ -220,30 +255,70 @@ impl<R: BufRead> ArrayScanner<R> {
         }
     }
 
-    /// The element at the reader's position if the [`QuickCheck`] reads it whole from the
-    /// buffered bytes. Nothing is consumed otherwise.
-    fn quick_element(&mut self) -> Option<RawRecord> {
-        let check = self.quick?;
-        let buf = self.reader.fill_buf().ok()?;
-        let (len, valid) = check(&buf[..buf.len().min(self.max_record)])?;
-        let bytes = if self.keep_checked {
-            buf[..len].to_vec()
-        } else {
-            Vec::new()
+    /// At an element's first byte: reads as many elements as the [`QuickCheck`] takes,
+    /// one after the other, from the buffered bytes (at most [`QUICK_RUN_BYTES`]), with
+    /// the separators between them, into `checked`. The text is checked to be UTF-8 once
+    /// for the whole run, so that serde_json does not check each string again. The run
+    /// stops at the first element the check does not take (one that is declined, or that
+    /// goes on past the buffered text), which is then split the usual way, as is the rest
+    /// of the text this run looked at.
+    fn quick_run(&mut self) {
+        let Some(check) = self.quick else {
+            return;
         };
-        let offset = self.offset;
-        self.consume(len);
-        let record = RawRecord {
-            index: self.index,
-            offset,
-            bytes,
-            len: len as u64,
-            oversized: None,
-            end: self.offset,
-            valid: Some(valid),
+        if self.offset < self.quick_from {
+            return;
+        }
+        let Ok(buf) = self.reader.fill_buf() else {
+            return;
         };
-        self.index += 1;
-        Some(record)
+        let buf = &buf[..buf.len().min(QUICK_RUN_BYTES)];
+        let text = match std::str::from_utf8(buf) {
+            Ok(text) => text,
+            // A character cut at the end of the buffer, or bytes that are not UTF-8 (the
+            // element holding them is left to the full path, which reports them).
+            Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        // `taken`: the end of the last element read; `start`: where the next one begins.
+        let mut taken = 0;
+        let mut start = 0;
+        loop {
+            let rest = &text[start..];
+            let Some((len, valid)) = check(rest).filter(|(len, _)| *len <= self.max_record) else {
+                self.quick_from = self.offset + text.len() as u64;
+                break;
+            };
+            let offset = self.offset + start as u64;
+            self.checked.push_back(RawRecord {
+                index: self.index + self.checked.len() as u64,
+                offset,
+                bytes: if self.keep_checked {
+                    rest.as_bytes()[..len].to_vec()
+                } else {
+                    Vec::new()
+                },
+                len: len as u64,
+                oversized: None,
+                end: offset + len as u64,
+                valid: Some(valid),
+            });
+            taken = start + len;
+            // Go on through `,` to the next object; anything else is for the state machine.
+            let after = text[taken..].trim_start_matches(JSON_WHITESPACE);
+            let Some(next) = after.strip_prefix(',') else {
+                break;
+            };
+            let next = next.trim_start_matches(JSON_WHITESPACE);
+            if !next.starts_with('{') {
+                break;
+            }
+            start = text.len() - next.len();
+        }
+        if !self.checked.is_empty() {
+            self.index += self.checked.len() as u64;
+            self.consume(taken);
+            self.state = State::AfterElement;
+        }
     }
 
     /// Reads one element: up to the `,` or `]` that closes it at nesting depth 0.
@@ -522,13 +597,18 @@ mod tests {
                     "metadata":{{"product":{{}},"version":"1.4.0"}},"finding_info":{{"uid":"{uid}","title":"t \"]}}"}}}}"#
             )
         };
-        let input = format!(
-            "[{} ,\n{},{{\"class_uid\": 2004}}, 42,\t{}\n]\n",
+        let mut input = format!(
+            "[{} ,\n{},{{\"class_uid\": 2004}}, 42,\t{}\n,{},",
             valid("a"),
             valid("b"),
-            valid("c")
-        );
-        let input = input.as_bytes();
+            valid("c"),
+            valid("é"),
+        )
+        .into_bytes();
+        // Bytes that are not UTF-8 inside a record: that record is left to the full path.
+        input.extend_from_slice(b"{\"s\": \"\xff\"} ,");
+        input.extend_from_slice(format!("{}]\n", valid("d")).as_bytes());
+        let input = &input[..];
         let split = all(input, 1 << 20).unwrap();
         assert!(split.iter().all(|r| r.valid.is_none()));
         let quick = |capacity: usize, keep: bool| {
@@ -547,7 +627,41 @@ mod tests {
             .iter()
             .map(|r| r.valid.as_ref().map(|v| v.uid.as_str()))
             .collect();
-        assert_eq!(checked, [Some("a"), Some("b"), None, None, Some("c")]);
+        // After an element the check declines, the rest of the text its run had checked
+        // for UTF-8 is split the usual way (no byte is checked twice); text past what that
+        // run could check (here: from the bytes that are not UTF-8) is checked again.
+        assert_eq!(
+            checked,
+            [
+                Some("a"),
+                Some("b"),
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some("d")
+            ]
+        );
+        // A scan stopped after any element resumes from `offset()` with the same elements.
+        for k in 1..split.len() {
+            let mut scanner = ArrayScanner::new(input, 1 << 20)
+                .with_quick_check(shared::ocsf::validate_fast_prefix, true);
+            for _ in 0..k {
+                scanner.next_record().unwrap().unwrap();
+            }
+            let at = scanner.offset();
+            let mut rest = ArrayScanner::resume(&input[at as usize..], 1 << 20, k as u64, at)
+                .with_quick_check(shared::ocsf::validate_fast_prefix, true);
+            for expected in &split[k..] {
+                let got = rest.next_record().unwrap().unwrap();
+                assert_eq!(
+                    (got.index, got.offset, &got.bytes),
+                    (expected.index, expected.offset, &expected.bytes)
+                );
+            }
+            assert_eq!(rest.next_record().unwrap(), None, "resumed after {k}");
+        }
         // At any buffer size, records straddling a refill are split the usual way instead.
         for capacity in (3..=input.len()).step_by(7) {
             for keep in [true, false] {

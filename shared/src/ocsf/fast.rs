@@ -51,13 +51,20 @@ pub fn validate_fast(bytes: &[u8]) -> Option<ValidRecord> {
 /// and checked in one pass. `None` when the record breaks a rule, is not all in `bytes`,
 /// or is not an object; the caller then finds the record's end by other means and takes
 /// the full path.
-pub fn validate_fast_prefix(bytes: &[u8]) -> Option<(usize, ValidRecord)> {
-    if bytes.first() != Some(&b'{') {
+///
+/// It takes text, not bytes: serde_json then reads strings without checking each one for
+/// UTF-8 again (the caller checks a whole buffer at once).
+pub fn validate_fast_prefix(text: &str) -> Option<(usize, ValidRecord)> {
+    if !text.starts_with('{') {
         return None;
     }
     // A record within the limit is whole within its first MAX_RECORD_BYTES bytes.
-    let window = &bytes[..bytes.len().min(MAX_RECORD_BYTES)];
-    let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<FastRecord>();
+    let mut end = text.len().min(MAX_RECORD_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let window = &text[..end];
+    let mut stream = serde_json::Deserializer::from_str(window).into_iter::<FastRecord>();
     let record = stream.next()?.ok()?;
     let len = stream.byte_offset();
     record.into_valid(len).map(|valid| (len, valid))
@@ -726,13 +733,21 @@ pub(super) mod tests {
         fast
     }
 
+    /// The longest UTF-8 prefix of `bytes`, as the scanner hands it to the quick check.
+    fn text_of(bytes: &[u8]) -> &str {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap(),
+        }
+    }
+
     /// [`validate_fast_prefix`] on `bytes` followed by more of a file: whatever record it
     /// claims is one the full path accepts, and it reads a record that `validate_fast`
     /// accepts (as the scanner cuts records: from `{` to `}`) to its end.
     fn assert_prefix_agrees(bytes: &[u8]) {
         let mut file = bytes.to_vec();
         file.extend_from_slice(b" ,{\"next\": [1]} ]");
-        match validate_fast_prefix(&file) {
+        match validate_fast_prefix(text_of(&file)) {
             Some((len, valid)) => {
                 let claimed = &bytes[..len];
                 assert_eq!(
@@ -801,18 +816,18 @@ pub(super) mod tests {
 
     #[test]
     fn a_record_is_read_to_its_end_when_the_file_goes_on() {
-        let record = base().to_string().into_bytes();
-        let expected = validate_fast(&record).unwrap();
-        let mut file = record.clone();
-        file.extend_from_slice(b",\n  {\"class_uid\": 2004}\n]");
+        let record = base().to_string();
+        let expected = validate_fast(record.as_bytes()).unwrap();
+        let file = format!("{record},\n  {{\"class_uid\": 2004}}\n]");
         assert_eq!(validate_fast_prefix(&file), Some((record.len(), expected)));
         // Cut short, not an object, not at its first byte, or over the limit: declined.
         assert_eq!(validate_fast_prefix(&record[..record.len() - 1]), None);
-        assert_eq!(validate_fast_prefix(b"[1, 2]"), None);
-        assert_eq!(validate_fast_prefix(&[b" ", &record[..]].concat()), None);
-        let padding = " ".repeat(MAX_RECORD_BYTES);
+        assert_eq!(validate_fast_prefix("[1, 2]"), None);
+        assert_eq!(validate_fast_prefix(&format!(" {record}")), None);
+        let padding = "é".repeat(MAX_RECORD_BYTES / 2);
         let large = with("/unmapped", &format!("{{\"pad\": \"{padding}\"}}"));
-        assert_eq!(validate_fast_prefix(&[&large[..], b"]"].concat()), None);
+        let large = String::from_utf8(large).unwrap();
+        assert_eq!(validate_fast_prefix(&format!("{large}]")), None);
     }
 
     #[test]
