@@ -74,6 +74,22 @@ pub fn to_bytes(records: &[Value]) -> Vec<u8> {
     serde_json::to_vec_pretty(records).expect("fixtures serialize")
 }
 
+/// Request headers, as name and value.
+pub type Headers = Vec<(&'static str, &'static str)>;
+
+/// The same JSON file as a plain upload and as a gzip one: (name, body, headers).
+pub fn plain_and_gzip(plain: &[u8]) -> [(&'static str, Vec<u8>, Headers); 2] {
+    let json = ("Content-Type", "application/json");
+    [
+        ("plain", plain.to_vec(), vec![json]),
+        (
+            "gzip",
+            gzip(plain),
+            vec![json, ("Content-Encoding", "gzip")],
+        ),
+    ]
+}
+
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -106,9 +106,14 @@ impl TestApp {
     /// Posts `body` as `application/json`, expects 202, and waits for the job to finish:
     /// its id and final state.
     pub async fn ingest_json(&self, body: Vec<u8>) -> (String, Value) {
-        let response = self
-            .post_raw(body, &[("Content-Type", "application/json")])
-            .await;
+        self.ingest(body, &[("Content-Type", "application/json")])
+            .await
+    }
+
+    /// Posts `body` with `headers`, expects 202, and waits for the job to finish: its id
+    /// and final state.
+    pub async fn ingest(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> (String, Value) {
+        let response = self.post_raw(body, headers).await;
         assert_eq!(response.status(), 202);
         let id = response.json::<Value>().await.expect("job JSON")["data"]["id"]
             .as_str()

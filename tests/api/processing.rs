@@ -319,21 +319,7 @@ async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes
     records[100] = records[2].clone(); // a duplicate across runs
     records[61] = serde_json::json!({"class_uid": 2004});
     let plain = to_bytes(&records);
-    for (name, body, headers) in [
-        (
-            "plain",
-            plain.clone(),
-            vec![("Content-Type", "application/json")],
-        ),
-        (
-            "gzip",
-            crate::fixtures::gzip(&plain),
-            vec![
-                ("Content-Type", "application/json"),
-                ("Content-Encoding", "gzip"),
-            ],
-        ),
-    ] {
+    for (name, body, headers) in crate::fixtures::plain_and_gzip(&plain) {
         let before = app
             .stack
             .deps
@@ -342,13 +328,7 @@ async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes
             .count(&app.stack.tenant_id)
             .await
             .unwrap();
-        let response = app.post_raw(body, &headers).await;
-        assert_eq!(response.status(), 202, "{name}");
-        let id = response.json::<Value>().await.unwrap()["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let job = app.wait_for_final(&id).await;
+        let (id, job) = app.ingest(body, &headers).await;
         assert_eq!(
             job["data"]["attributes"]["status"], "completed",
             "{name}: {job}"

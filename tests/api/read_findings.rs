@@ -273,22 +273,8 @@ async fn every_finding_gives_back_its_own_record_across_read_boundaries() {
     records[7] = json!({"class_uid": 2004});
     let plain = to_bytes(&records);
     assert!(plain.len() > 3 * 256 * 1024, "{} bytes", plain.len());
-    let json = ("Content-Type", "application/json");
-    for (name, body, headers) in [
-        ("plain", plain.clone(), vec![json]),
-        (
-            "gzip",
-            crate::fixtures::gzip(&plain),
-            vec![json, ("Content-Encoding", "gzip")],
-        ),
-    ] {
-        let response = app.post_raw(body, &headers).await;
-        assert_eq!(response.status(), 202, "{name}");
-        let id = response.json::<Value>().await.unwrap()["data"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let job = app.wait_for_final(&id).await;
+    for (name, body, headers) in crate::fixtures::plain_and_gzip(&plain) {
+        let (id, job) = app.ingest(body, &headers).await;
         assert_eq!(
             job["data"]["attributes"]["summary"],
             json!({"total": 240, "processed": 240, "invalid": 1}),
