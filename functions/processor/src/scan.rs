@@ -259,9 +259,10 @@ impl<R: BufRead> ArrayScanner<R> {
     /// one after the other, from the buffered bytes (at most [`QUICK_RUN_BYTES`]), with
     /// the separators between them, into `checked`. The text is checked to be UTF-8 once
     /// for the whole run, so that serde_json does not check each string again. The run
-    /// stops at the first element the check does not take (one that is declined, or that
-    /// goes on past the buffered text), which is then split the usual way, as is the rest
-    /// of the text this run looked at.
+    /// stops at the first element the check does not take (one that is declined, that is
+    /// not an object, or that goes on past the buffered text), which is then split the
+    /// usual way, as is the rest of the text this run looked at: no byte is checked for
+    /// UTF-8 twice, whatever the file holds.
     fn quick_run(&mut self) {
         let Some(check) = self.quick else {
             return;
@@ -279,13 +280,13 @@ impl<R: BufRead> ArrayScanner<R> {
             // element holding them is left to the full path, which reports them).
             Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default(),
         };
+        self.quick_from = self.offset + text.len() as u64;
         // `taken`: the end of the last element read; `start`: where the next one begins.
         let mut taken = 0;
         let mut start = 0;
         loop {
             let rest = &text[start..];
             let Some((len, valid)) = check(rest).filter(|(len, _)| *len <= self.max_record) else {
-                self.quick_from = self.offset + text.len() as u64;
                 break;
             };
             let offset = self.offset + start as u64;
