@@ -20,9 +20,17 @@ pub fn presigned_object_key(tenant_id: &str, job_id: &str) -> String {
 }
 
 /// Where the processor keeps the original records of one batch of a gzip-compressed
-/// upload (a plain upload's records are read from the upload itself).
+/// upload (a plain upload's records are read from the upload itself): gzip-compressed
+/// too, as [`is_compressed_raw_key`] tells readers. Objects written before compression
+/// end in `.json` and are plain.
 pub fn raw_batch_key(tenant_id: &str, job_id: &str, first_index: u64) -> String {
-    format!("raw/{tenant_id}/{job_id}/{first_index:012}.json")
+    format!("raw/{tenant_id}/{job_id}/{first_index:012}.json.gz")
+}
+
+/// Whether a finding's raw record offsets are into the inflated content of a
+/// gzip-compressed object rather than the object's own bytes.
+pub fn is_compressed_raw_key(key: &str) -> bool {
+    key.starts_with("raw/") && key.ends_with(".json.gz")
 }
 
 /// The jobs a queue message asks for: one for a job message, one per created object for
@@ -87,6 +95,20 @@ fn decode_key(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_processors_own_batch_objects_are_read_as_compressed() {
+        let key = raw_batch_key("t1", "j1", 200);
+        assert_eq!(key, "raw/t1/j1/000000000200.json.gz");
+        assert!(is_compressed_raw_key(&key));
+        for plain in [
+            "raw/t1/j1/000000000200.json",
+            &presigned_object_key("t1", "j1"),
+            "ingestions/t1/j1.json.gz",
+        ] {
+            assert!(!is_compressed_raw_key(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn job_messages_round_trip() {

@@ -140,6 +140,19 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
         .await
         .unwrap();
     assert_eq!(listed.contents().len(), 3, "one object per group of 100");
+    for object in listed.contents() {
+        let key = object.key().unwrap();
+        assert!(key.ends_with(".json.gz"), "{key}");
+        let stored = app.stack.deps.stores.objects.get(key).await.unwrap();
+        assert_eq!(&stored[..2], b"\x1f\x8b", "{key} is gzip-compressed");
+        // Each holds up to 100 of the 230 records, about 40 % of the plain file.
+        assert!(
+            stored.len() < plain.len() / 10,
+            "{key}: {} bytes of {} plain bytes",
+            stored.len(),
+            plain.len()
+        );
+    }
 }
 
 #[tokio::test]
@@ -289,4 +302,80 @@ async fn uids_of_1024_characters_are_stored_and_found() {
         .collect();
     assert_eq!(listed.len(), 3);
     assert!(long.iter().all(|uid| listed.contains(&uid.as_str())));
+}
+
+#[tokio::test]
+async fn a_rescan_finds_the_stored_state_also_of_findings_stored_without_a_lookup_state() {
+    let app = spawn_app().await;
+    let mut records = scan(4);
+    // A uid too long for a sort key of its own is found again through its hashed key.
+    records[3]["finding_info"]["uid"] = json!("é".repeat(1024));
+    let uids: Vec<String> = records
+        .iter()
+        .map(|r| r["finding_info"]["uid"].as_str().unwrap().to_string())
+        .collect();
+    let uid = |i: usize| uids[i].clone();
+    let (first, _) = app.ingest_json(to_bytes(&records[..3])).await;
+    let show = |uid: String| {
+        let app = &app;
+        async move {
+            let path: String = uid.bytes().map(|b| format!("%{b:02X}")).collect();
+            let (status, body) = get_json(app, &format!("/api/v1/findings/{path}")).await;
+            assert_eq!(status, 200);
+            body["data"]["attributes"].clone()
+        }
+    };
+    let mut first_seen = Vec::new();
+    for i in 0..3 {
+        let attributes = show(uid(i)).await;
+        assert_eq!(attributes["delta"], "new");
+        first_seen.push(attributes["first_seen_at"].clone());
+    }
+
+    // Items written before `lookup_state` existed carry only the separate attributes.
+    let dynamodb = &app.stack.clients.dynamodb;
+    let pk = AttributeValue::S(format!("TENANT#{}", app.stack.tenant_id));
+    for i in [0, 1] {
+        dynamodb
+            .update_item()
+            .table_name(&app.stack.config.findings_table)
+            .key("pk", pk.clone())
+            .key("sk", AttributeValue::S(format!("FINDING#{}", uid(i))))
+            .update_expression("REMOVE lookup_state")
+            .condition_expression("attribute_exists(lookup_state)")
+            .send()
+            .await
+            .expect("the finding was stored with its lookup state");
+    }
+
+    // Again: 0 changes status (stored without lookup state), 1 does not (same), 2 changes
+    // severity (with lookup state), 3 is new.
+    records[0]["status_code"] = json!("PASS");
+    records[2]["severity"] = json!("Low");
+    records[2]["severity_id"] = json!(2);
+    let (second, done) = app.ingest_json(to_bytes(&records)).await;
+    assert_eq!(done["data"]["attributes"]["status"], "completed");
+    for (i, delta) in ["changed", "unchanged", "changed", "new"]
+        .iter()
+        .enumerate()
+    {
+        let attributes = show(uid(i)).await;
+        assert_eq!(attributes["delta"], *delta, "finding {i}");
+        assert_eq!(attributes["ingestion_id"], json!(second), "finding {i}");
+        if i < 3 {
+            assert_eq!(attributes["first_seen_at"], first_seen[i], "finding {i}");
+            assert_ne!(attributes["first_seen_at"], attributes["last_seen_at"]);
+        }
+    }
+    assert_ne!(first, second);
+    assert_eq!(
+        app.stack
+            .deps
+            .stores
+            .findings
+            .count(&app.stack.tenant_id)
+            .await
+            .unwrap(),
+        4
+    );
 }

@@ -30,12 +30,15 @@ pub async fn get(
         .await
         .map_err(internal("finding lookup"))?
         .ok_or_else(ApiError::not_found)?;
-    let bytes = deps
-        .stores
-        .objects
-        .read_range(&raw.key, raw.offset, raw.len)
-        .await
-        .map_err(internal("raw record read"))?;
+    let objects = &deps.stores.objects;
+    let bytes = if shared::message::is_compressed_raw_key(&raw.key) {
+        objects
+            .read_inflated_range(&raw.key, raw.offset, raw.len)
+            .await
+    } else {
+        objects.read_range(&raw.key, raw.offset, raw.len).await
+    }
+    .map_err(internal("raw record read"))?;
     let raw: Value = serde_json::from_slice(&bytes).map_err(|e| {
         internal("raw record parse")(shared::store::StoreError::Corrupt(format!(
             "raw record of {uid}: {e}"

@@ -10,7 +10,7 @@ use super::item::Item;
 use super::StoreError;
 
 pub const BATCH_WRITE_MAX: usize = 25;
-const MAX_ATTEMPTS: u32 = 8;
+pub(super) const MAX_ATTEMPTS: u32 = 8;
 
 /// Puts every item, 25 per request, until DynamoDB has taken them all.
 pub async fn put_all(client: &Client, table: &str, items: Vec<Item>) -> Result<(), StoreError> {
@@ -71,7 +71,7 @@ async fn write_batch(
 }
 
 /// Exponential backoff: 50 ms, 100 ms, 200 ms … capped at 2 s.
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((50u64 << attempt.min(6)).min(2_000))
 }
 

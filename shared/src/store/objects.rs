@@ -155,6 +155,35 @@ impl ObjectStore {
         Ok(data)
     }
 
+    /// `len` bytes from byte `offset` of the inflated content of a gzip-compressed object
+    /// (one GET of the whole object; inflating stops once the range is read).
+    pub async fn read_inflated_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, StoreError> {
+        use std::io::Read;
+
+        let compressed = self.get(key).await?;
+        let corrupt = |what: String| StoreError::Corrupt(format!("{key}: {what}"));
+        let mut inflated = flate2::read::GzDecoder::new(compressed.as_ref());
+        let skipped = std::io::copy(&mut (&mut inflated).take(offset), &mut std::io::sink())
+            .map_err(|e| corrupt(e.to_string()))?;
+        let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(1 << 20));
+        inflated
+            .take(len)
+            .read_to_end(&mut data)
+            .map_err(|e| corrupt(e.to_string()))?;
+        if skipped != offset || data.len() as u64 != len {
+            return Err(corrupt(format!(
+                "wanted {len} bytes at {offset} of the inflated content, got {}",
+                data.len()
+            )));
+        }
+        Ok(data.into())
+    }
+
     /// The whole object.
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let output = self
