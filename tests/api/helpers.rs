@@ -132,6 +132,17 @@ impl TestApp {
             .expect("GET request")
     }
 
+    /// How many findings the tenant has stored (counted in DynamoDB, not through the API).
+    pub async fn stored_findings(&self) -> u64 {
+        self.stack
+            .deps
+            .stores
+            .findings
+            .count(&self.stack.tenant_id)
+            .await
+            .expect("findings count")
+    }
+
     /// Polls the job until it is completed or failed (at most 60 s).
     pub async fn wait_for_final(&self, id: &str) -> Value {
         for _ in 0..600 {

@@ -66,10 +66,7 @@ async fn a_multipart_upload_is_accepted_processed_and_stored() {
 
     // Every finding is in DynamoDB, under the tenant, with its original record.
     let stores = &app.stack.deps.stores;
-    assert_eq!(
-        stores.findings.count(&app.stack.tenant_id).await.unwrap(),
-        60
-    );
+    assert_eq!(app.stored_findings().await, 60);
     let uid = records[7]["finding_info"]["uid"].as_str().unwrap();
     let item = app
         .stack
@@ -182,16 +179,7 @@ async fn a_raw_json_body_is_accepted_and_invalid_records_are_counted() {
         done["data"]["attributes"]["summary"],
         json!({"total": 4, "processed": 4, "invalid": 1})
     );
-    assert_eq!(
-        app.stack
-            .deps
-            .stores
-            .findings
-            .count(&app.stack.tenant_id)
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(app.stored_findings().await, 3);
 }
 
 #[tokio::test]
@@ -368,14 +356,5 @@ async fn a_rescan_finds_the_stored_state_also_of_findings_stored_without_a_looku
         }
     }
     assert_ne!(first, second);
-    assert_eq!(
-        app.stack
-            .deps
-            .stores
-            .findings
-            .count(&app.stack.tenant_id)
-            .await
-            .unwrap(),
-        4
-    );
+    assert_eq!(app.stored_findings().await, 4);
 }

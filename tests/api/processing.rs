@@ -216,11 +216,7 @@ async fn duplicate_uids_within_a_file_are_invalid_across_batches_too() {
         job["data"]["attributes"]["summary"],
         serde_json::json!({"total": 160, "processed": 160, "invalid": 2})
     );
-    let stores = &app.stack.deps.stores;
-    assert_eq!(
-        stores.findings.count(&app.stack.tenant_id).await.unwrap(),
-        158
-    );
+    assert_eq!(app.stored_findings().await, 158);
     let errors = record_errors(&app, &id).await;
     assert_eq!(
         errors,
@@ -266,14 +262,7 @@ async fn two_processors_on_one_job_end_like_one_clean_run() {
         job["data"]["attributes"]["summary"],
         serde_json::json!({"total": 230, "processed": 230, "invalid": 2})
     );
-    assert_eq!(
-        deps.stores
-            .findings
-            .count(&app.stack.tenant_id)
-            .await
-            .unwrap(),
-        228
-    );
+    assert_eq!(app.stored_findings().await, 228);
     let errors = record_errors(&app, &id).await;
     assert_eq!(
         errors.len(),
@@ -320,14 +309,7 @@ async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes
     records[61] = serde_json::json!({"class_uid": 2004});
     let plain = to_bytes(&records);
     for (name, body, headers) in crate::fixtures::plain_and_gzip(&plain) {
-        let before = app
-            .stack
-            .deps
-            .stores
-            .findings
-            .count(&app.stack.tenant_id)
-            .await
-            .unwrap();
+        let before = app.stored_findings().await;
         let (id, job) = app.ingest(body, &headers).await;
         assert_eq!(
             job["data"]["attributes"]["status"], "completed",
@@ -352,14 +334,7 @@ async fn a_run_that_reaches_its_deadline_checkpoints_and_a_continuation_finishes
             errors.iter().all(|e| e.0 == 100 || e.0 == 61),
             "{name}: {errors:?}"
         );
-        let after = app
-            .stack
-            .deps
-            .stores
-            .findings
-            .count(&app.stack.tenant_id)
-            .await
-            .unwrap();
+        let after = app.stored_findings().await;
         assert_eq!(after, 128, "{name}: same uids both times ({before} before)");
     }
 }

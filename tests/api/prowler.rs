@@ -121,13 +121,6 @@ async fn prowler_push_to_cloud_lands_every_finding() {
         job["data"]["attributes"]["file_name"], "scan.ocsf.json",
         "the part's file name is kept"
     );
-    let stored = app
-        .stack
-        .deps
-        .stores
-        .findings
-        .count(&app.stack.tenant_id)
-        .await
-        .unwrap();
+    let stored = app.stored_findings().await;
     assert_eq!(stored as usize, uids.len());
 }
