@@ -74,32 +74,23 @@ fn main() {
         }
     }
 
-    if let Some(memory) = load("memory") {
+    for (results, what) in [
+        ("memory", "peak RSS"),
+        (
+            "processor_memory",
+            "peak RSS of the whole processor against moto (S3 stream, SDK, lookups and writes)",
+        ),
+    ] {
+        let Some(memory) = load(results) else {
+            continue;
+        };
         let mut files: Vec<_> = memory.as_object().into_iter().flatten().collect();
         files.sort_by_key(|(_, m)| m["file_bytes"].as_u64());
         for (name, m) in files {
             let rss = f(&m["peak_rss_bytes"]) / 1_048_576.0;
             row(
                 &format!(
-                    "peak RSS, {name} file ({} records, {:.1} s)",
-                    m["records"],
-                    f(&m["seconds"])
-                ),
-                format!("{rss:.1} MiB"),
-                "≤ 64 MB, flat",
-                Some(rss * 1_048_576.0 <= 64e6),
-            );
-        }
-    }
-
-    if let Some(memory) = load("processor_memory") {
-        let mut files: Vec<_> = memory.as_object().into_iter().flatten().collect();
-        files.sort_by_key(|(_, m)| m["file_bytes"].as_u64());
-        for (name, m) in files {
-            let rss = f(&m["peak_rss_bytes"]) / 1_048_576.0;
-            row(
-                &format!(
-                    "peak RSS of the whole processor against moto (S3 stream, SDK, lookups and writes), {name} file ({} records, {:.1} s)",
+                    "{what}, {name} file ({} records, {:.1} s)",
                     m["records"],
                     f(&m["seconds"])
                 ),
