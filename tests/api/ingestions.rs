@@ -293,7 +293,7 @@ async fn uids_of_1024_characters_are_stored_and_found() {
 }
 
 #[tokio::test]
-async fn a_rescan_finds_the_stored_state_also_of_findings_stored_without_a_lookup_state() {
+async fn a_rescan_finds_the_stored_state_of_findings_whose_lookup_state_is_missing_or_unreadable() {
     let app = spawn_app().await;
     let mut records = scan(4);
     // A uid too long for a sort key of its own is found again through its hashed key.
@@ -320,24 +320,33 @@ async fn a_rescan_finds_the_stored_state_also_of_findings_stored_without_a_looku
         first_seen.push(attributes["first_seen_at"].clone());
     }
 
-    // Items written before `lookup_state` existed carry only the separate attributes.
+    // Items written before `lookup_state` existed carry only the separate attributes (0);
+    // one whose lookup state cannot be read is read the same way (1).
     let dynamodb = &app.stack.clients.dynamodb;
     let pk = AttributeValue::S(format!("TENANT#{}", app.stack.tenant_id));
-    for i in [0, 1] {
-        dynamodb
+    for (i, update) in [
+        (0, "REMOVE lookup_state"),
+        (1, "SET lookup_state = :broken"),
+    ] {
+        let mut request = dynamodb
             .update_item()
             .table_name(&app.stack.config.findings_table)
             .key("pk", pk.clone())
             .key("sk", AttributeValue::S(format!("FINDING#{}", uid(i))))
-            .update_expression("REMOVE lookup_state")
-            .condition_expression("attribute_exists(lookup_state)")
+            .update_expression(update)
+            .condition_expression("attribute_exists(lookup_state)");
+        if i == 1 {
+            request =
+                request.expression_attribute_values(":broken", AttributeValue::S("[1,".into()));
+        }
+        request
             .send()
             .await
             .expect("the finding was stored with its lookup state");
     }
 
-    // Again: 0 changes status (stored without lookup state), 1 does not (same), 2 changes
-    // severity (with lookup state), 3 is new.
+    // Again: 0 changes status, 1 does not, 2 changes severity (read from its lookup
+    // state), 3 is new.
     records[0]["status_code"] = json!("PASS");
     records[2]["severity"] = json!("Low");
     records[2]["severity_id"] = json!(2);

@@ -166,7 +166,8 @@ impl FindingsStore {
     /// The stored state of each of `uids` that exists.
     ///
     /// Reads only the key and [`LOOKUP_STATE`] of each item. An item written before that
-    /// attribute existed has none; its state is then read from its own attributes.
+    /// attribute existed has none (and one whose attribute cannot be read is treated
+    /// alike): its state is then read from its separate attributes.
     pub async fn states(
         &self,
         tenant_id: &str,
@@ -191,11 +192,25 @@ impl FindingsStore {
                 else {
                     continue;
                 };
-                match item.get(LOOKUP_STATE) {
-                    Some(AttributeValue::S(state)) => {
-                        found.insert(uid.to_string(), StoredFindingState::decode(state)?);
+                let state = match item.get(LOOKUP_STATE) {
+                    Some(AttributeValue::S(state)) => StoredFindingState::decode(state),
+                    Some(_) => Err(StoreError::Corrupt(format!(
+                        "{LOOKUP_STATE} is not a string"
+                    ))),
+                    None => {
+                        legacy.push(sk(uid));
+                        continue;
                     }
-                    _ => legacy.push(sk(uid)),
+                };
+                match state {
+                    Ok(state) => {
+                        found.insert(uid.to_string(), state);
+                    }
+                    // The separate attributes hold the same state.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading a finding's separate attributes instead");
+                        legacy.push(sk(uid));
+                    }
                 }
             }
             if legacy.is_empty() {
