@@ -109,8 +109,9 @@ async fn a_multipart_upload_is_accepted_processed_and_stored() {
 #[tokio::test]
 async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
     let app = spawn_app().await;
-    // 230 records: three groups, the last one partial; pretty-printed, as Prowler writes.
-    let records = scan(230);
+    // 2,100 records: 21 groups, the last one partial, in three spans of up to 1,000
+    // records; pretty-printed, as Prowler writes.
+    let records = scan(2_100);
     let plain = serde_json::to_vec_pretty(&records).unwrap();
     let response = app
         .post_raw(gzip(&plain), &[("Content-Type", "application/json")])
@@ -120,7 +121,7 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
     let id = body["data"]["id"].as_str().unwrap().to_string();
     let done = app.wait_for_final(&id).await;
     assert_eq!(done["data"]["attributes"]["status"], "completed");
-    for i in [0usize, 1, 99, 100, 199, 200, 229] {
+    for i in [0usize, 1, 99, 100, 999, 1_000, 1_999, 2_000, 2_099] {
         let uid = records[i]["finding_info"]["uid"].as_str().unwrap();
         let (status, body) = get_json(&app, &format!("/api/v1/findings/{uid}")).await;
         assert_eq!(status, 200, "{uid}");
@@ -136,13 +137,19 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
         .send()
         .await
         .unwrap();
-    assert_eq!(listed.contents().len(), 3, "one object per group of 100");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let prefix = format!("raw/{}/{id}/", app.stack.tenant_id);
+    assert_eq!(
+        keys,
+        ["000000000000", "000000001000", "000000002000"]
+            .map(|first| format!("{prefix}{first}.json.gz")),
+        "one object per span of up to 1,000 records, named after its first"
+    );
     for object in listed.contents() {
         let key = object.key().unwrap();
         assert!(key.ends_with(".json.gz"), "{key}");
         let stored = app.stack.deps.stores.objects.get(key).await.unwrap();
         assert_eq!(&stored[..2], b"\x1f\x8b", "{key} is gzip-compressed");
-        // Each holds up to 100 of the 230 records, about 40 % of the plain file.
         assert!(
             stored.len() < plain.len() / 10,
             "{key}: {} bytes of {} plain bytes",

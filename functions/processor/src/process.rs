@@ -10,7 +10,7 @@ use flate2::read::MultiGzDecoder;
 use shared::job::{Counts, Job, JobStatus};
 use shared::message::JobMessage;
 use shared::ocsf::MAX_RECORD_BYTES;
-use shared::store::{Checkpoint, ClaimOutcome, Run, StoreError, StoredRecordError};
+use shared::store::{Checkpoint, ClaimOutcome, FindingWrite, Run, StoreError, StoredRecordError};
 use shared::Deps;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -24,8 +24,13 @@ use crate::transform::{
 /// Records per message from the reading side.
 const CHUNK: usize = 25;
 /// Valid records looked up and written together: one BatchGetItem (its maximum of 100
-/// keys), one S3 object of raw records for a gzip upload, and BatchWriteItems of 25.
+/// keys) and BatchWriteItems of 25.
 pub const GROUP: usize = 100;
+/// A gzip upload's records are kept in one S3 object per span of this many groups, or
+/// fewer when their plain bytes reach [`SPAN_BYTES`] (which bounds the memory a span
+/// holds).
+const SPAN_GROUPS: usize = 10;
+const SPAN_BYTES: u64 = 8 * 1024 * 1024;
 /// Progress is published after this many records.
 const PROGRESS_EVERY: u64 = 1_000;
 /// Batches read ahead of the writer.
@@ -50,6 +55,50 @@ struct Progress {
     /// The previous group's findings write, still in flight while the next group is
     /// validated and looked up.
     in_flight: Option<InFlight>,
+    /// For a gzip upload: the records and findings of the groups whose raw object is not
+    /// written yet.
+    span: Option<Span>,
+}
+
+/// The groups of a gzip upload whose records go to one raw object. Their findings point
+/// into it, so they are written only once it is stored; until then, later groups see
+/// them (for duplicates) through `written`.
+struct Span {
+    key: String,
+    /// The records, compressed as they come.
+    encoder: flate2::write::GzEncoder<Vec<u8>>,
+    /// Plain bytes so far: the next record's offset.
+    plain_len: u64,
+    groups: usize,
+    findings: Vec<FindingWrite>,
+    written: Vec<(String, u64)>,
+}
+
+impl Span {
+    fn new(key: String) -> Self {
+        Self {
+            key,
+            encoder: new_encoder(),
+            plain_len: 0,
+            groups: 0,
+            findings: Vec::new(),
+            written: Vec::new(),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.groups >= SPAN_GROUPS || self.plain_len >= SPAN_BYTES
+    }
+}
+
+/// gzip at the fastest level, which already makes pretty-printed Prowler output about
+/// fifteen times smaller (fewer bytes to send to S3 and to keep there).
+fn new_encoder() -> flate2::write::GzEncoder<Vec<u8>> {
+    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast())
+}
+
+fn compression_failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("records compression: {e}"))
 }
 
 /// A group's findings being written, and their (uid, record index).
@@ -174,6 +223,7 @@ async fn run_claimed(
     let _ = reader.await;
     if let Some(failure) = failure {
         // What was already sent is written before the job is failed.
+        close_span(deps, job, &mut progress).await?;
         settle(&mut progress).await?;
         fail_file(deps, job, failure).await?;
         return Ok(RunEnd::Finished);
@@ -369,10 +419,14 @@ async fn handle_records(
     Ok(Ok(()))
 }
 
-/// Looks up the group's stored findings (while its raw records are stored, for a gzip
-/// upload, and the previous group's write finishes), then starts writing its findings and
-/// records duplicate errors. The write runs while the next group is validated and looked
-/// up; it is awaited before that group is resolved, and by [`flush`].
+/// Looks up the group's stored findings (while the previous group's write finishes),
+/// then starts writing its findings and records duplicate errors. The write runs while
+/// the next group is validated and looked up; it is awaited before that group is
+/// resolved, and by [`flush`].
+///
+/// For a gzip upload (whose offsets are in the inflated stream, which a ranged GET cannot
+/// reach) the group's records are added to the current [`Span`] instead, and its findings
+/// are written once the span's object is.
 async fn write_batch(
     deps: &Deps,
     job: &Job,
@@ -383,80 +437,105 @@ async fn write_batch(
     let Some(first) = batch.first() else {
         return Ok(());
     };
-    let (raw_key, raw_body) = if progress.gzip {
-        // Offsets in a decompressed stream cannot be read back with a ranged GET: the
-        // group's records go to an object of their own (rewritten as is on a re-run).
-        let key = shared::message::raw_batch_key(&job.tenant_id, &job.id, first.index);
+    let (raw_key, compressing) = if progress.gzip {
+        let span = progress.span.get_or_insert_with(|| {
+            Span::new(shared::message::raw_batch_key(
+                &job.tenant_id,
+                &job.id,
+                first.index,
+            ))
+        });
         let mut body = Vec::with_capacity(batch.iter().map(|c| c.raw.len() + 1).sum());
         for c in &mut batch {
-            c.raw_offset = body.len() as u64;
+            c.raw_offset = span.plain_len + body.len() as u64;
             body.extend_from_slice(&c.raw);
             body.push(b'\n');
         }
-        (key, Some(body))
+        span.plain_len += body.len() as u64;
+        span.groups += 1;
+        let mut encoder = std::mem::replace(&mut span.encoder, new_encoder());
+        let compressing = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            encoder.write_all(&body).map(|()| encoder)
+        });
+        (span.key.clone(), Some(compressing))
     } else {
         (job.object_key.clone(), None)
     };
     let previous = progress.in_flight.take();
-    let (stored, kept, written_before) = {
+    let (stored, written_before) = {
         let uids: Vec<&str> = batch.iter().map(|c| c.record.uid.as_str()).collect();
-        let keep_raw = async {
-            match raw_body {
-                Some(body) => {
-                    let compressed = tokio::task::spawn_blocking(move || gzip_fast(&body))
-                        .await
-                        .map_err(|e| StoreError::Corrupt(format!("records compression: {e}")))?;
-                    deps.stores
-                        .objects
-                        .put(&raw_key, compressed.into(), None)
-                        .await
-                }
-                None => Ok(()),
-            }
-        };
         let previous = async {
             match previous {
                 Some(write) => write.finish().await,
                 None => Ok(Vec::new()),
             }
         };
-        tokio::join!(
-            deps.stores.findings.states(&job.tenant_id, &uids),
-            keep_raw,
-            previous
-        )
+        tokio::join!(deps.stores.findings.states(&job.tenant_id, &uids), previous)
     };
-    let (mut stored, (), written_before) = (stored?, kept?, written_before?);
+    let (mut stored, written_before) = (stored?, written_before?);
     include_written(&mut stored, &job.id, written_before);
+    if let Some(span) = &progress.span {
+        include_written(&mut stored, &job.id, span.written.clone());
+    }
     let resolved = resolve_batch(&job.id, stamp, &raw_key, batch, &stored);
     progress.invalid += resolved.duplicates;
     progress.errors.extend(resolved.errors);
-    let written = resolved
+    let written: Vec<(String, u64)> = resolved
         .findings
         .iter()
         .map(|f| (f.uid.clone(), f.record_index))
         .collect();
-    let findings = deps.stores.findings.clone();
-    let tenant_id = job.tenant_id.clone();
-    let write = tokio::spawn(async move { findings.put(&tenant_id, resolved.findings).await });
-    progress.in_flight = Some(InFlight { write, written });
+    match (compressing, progress.span.as_mut()) {
+        (Some(compressing), Some(span)) => {
+            span.encoder = compressing
+                .await
+                .map_err(compression_failed)?
+                .map_err(compression_failed)?;
+            span.findings.extend(resolved.findings);
+            span.written.extend(written);
+            if span.is_full() {
+                close_span(deps, job, progress).await?;
+            }
+        }
+        _ => {
+            let findings = deps.stores.findings.clone();
+            let tenant_id = job.tenant_id.clone();
+            let write =
+                tokio::spawn(async move { findings.put(&tenant_id, resolved.findings).await });
+            progress.in_flight = Some(InFlight { write, written });
+        }
+    }
     Ok(())
 }
 
-/// A group's records for its raw object: gzip at the fastest level, which already makes
-/// pretty-printed Prowler output about fifteen times smaller (fewer bytes to send to S3
-/// and to keep there) at a small share of the time spent on each record.
-fn gzip_fast(records: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(records.len() / 8),
-        flate2::Compression::fast(),
-    );
-    encoder
-        .write_all(records)
-        .and_then(|()| encoder.finish())
-        .expect("writing to a Vec cannot fail")
+/// Stores the current span's raw object, then starts writing the findings that point
+/// into it (awaited like a group's write). Nothing to do without a span.
+async fn close_span(deps: &Deps, job: &Job, progress: &mut Progress) -> Result<(), ProcessError> {
+    let Some(span) = progress.span.take() else {
+        return Ok(());
+    };
+    settle(progress).await?;
+    let Span {
+        key,
+        encoder,
+        findings,
+        written,
+        ..
+    } = span;
+    let compressed = tokio::task::spawn_blocking(move || encoder.finish())
+        .await
+        .map_err(compression_failed)?
+        .map_err(compression_failed)?;
+    deps.stores
+        .objects
+        .put(&key, compressed.into(), None)
+        .await?;
+    let store = deps.stores.findings.clone();
+    let tenant_id = job.tenant_id.clone();
+    let write = tokio::spawn(async move { store.put(&tenant_id, findings).await });
+    progress.in_flight = Some(InFlight { write, written });
+    Ok(())
 }
 
 /// Waits for the findings write still in flight, if any.
@@ -474,6 +553,7 @@ async fn flush(
     progress: &mut Progress,
 ) -> Result<(), ProcessError> {
     write_batch(deps, job, stamp, progress).await?;
+    close_span(deps, job, progress).await?;
     settle(progress).await?;
     deps.stores
         .jobs
