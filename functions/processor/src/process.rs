@@ -1,7 +1,8 @@
 //! One job from claim to completion, streaming the file: a blocking task decompresses
 //! and splits the array into records, the async side validates them and writes findings
-//! and errors in groups of 100 (BatchWriteItems of 25). Memory holds a few groups,
-//! whatever the file size.
+//! and errors in groups of 100 (BatchWriteItems of 25). Memory holds a few groups (and,
+//! for a gzip upload, the compressed records of one span of at most 8 MiB), whatever the
+//! file size.
 
 use std::io::{BufRead, BufReader, Read};
 use std::time::Instant;
