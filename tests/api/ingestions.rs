@@ -111,7 +111,10 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
     let app = spawn_app().await;
     // 2,100 records: 21 groups, the last one partial, in three spans of up to 1,000
     // records; pretty-printed, as Prowler writes.
-    let records = scan(2_100);
+    let mut records = scan(2_100);
+    // A duplicate in the second span of one in the first, found while the first span's
+    // findings may still be being written.
+    records[1_500] = records[20].clone();
     let plain = serde_json::to_vec_pretty(&records).unwrap();
     let response = app
         .post_raw(gzip(&plain), &[("Content-Type", "application/json")])
@@ -121,7 +124,11 @@ async fn records_of_a_gzip_upload_are_kept_per_batch_and_shown_whole() {
     let id = body["data"]["id"].as_str().unwrap().to_string();
     let done = app.wait_for_final(&id).await;
     assert_eq!(done["data"]["attributes"]["status"], "completed");
-    for i in [0usize, 1, 99, 100, 999, 1_000, 1_999, 2_000, 2_099] {
+    assert_eq!(
+        done["data"]["attributes"]["summary"],
+        json!({"total": 2_100, "processed": 2_100, "invalid": 1})
+    );
+    for i in [0usize, 1, 20, 99, 100, 999, 1_000, 1_999, 2_000, 2_099] {
         let uid = records[i]["finding_info"]["uid"].as_str().unwrap();
         let (status, body) = get_json(&app, &format!("/api/v1/findings/{uid}")).await;
         assert_eq!(status, 200, "{uid}");

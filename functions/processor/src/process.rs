@@ -463,7 +463,14 @@ async fn write_batch(
     } else {
         (job.object_key.clone(), None)
     };
-    let previous = progress.in_flight.take();
+    // A group waits for the previous group's write; a gzip upload's group does not wait
+    // for the previous span's (it only needs to know what that span wrote), which then
+    // runs while this span fills, until the span after it is stored.
+    let previous = if progress.gzip {
+        None
+    } else {
+        progress.in_flight.take()
+    };
     let (stored, written_before) = {
         let uids: Vec<&str> = batch.iter().map(|c| c.record.uid.as_str()).collect();
         let previous = async {
@@ -476,6 +483,9 @@ async fn write_batch(
     };
     let (mut stored, written_before) = (stored?, written_before?);
     include_written(&mut stored, &job.id, written_before);
+    if let Some(write) = &progress.in_flight {
+        include_written(&mut stored, &job.id, write.written.clone());
+    }
     if let Some(span) = &progress.span {
         include_written(&mut stored, &job.id, span.written.clone());
     }
@@ -534,7 +544,17 @@ async fn close_span(deps: &Deps, job: &Job, progress: &mut Progress) -> Result<(
         .await?;
     let store = deps.stores.findings.clone();
     let tenant_id = job.tenant_id.clone();
-    let write = tokio::spawn(async move { store.put(&tenant_id, findings).await });
+    // A group at a time, as for a plain upload: four requests in flight, not forty.
+    let write = tokio::spawn(async move {
+        let mut findings = findings;
+        while !findings.is_empty() {
+            let rest = findings.split_off(findings.len().min(GROUP));
+            store
+                .put(&tenant_id, std::mem::replace(&mut findings, rest))
+                .await?;
+        }
+        Ok(())
+    });
     progress.in_flight = Some(InFlight { write, written });
     Ok(())
 }
