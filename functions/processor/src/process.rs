@@ -66,8 +66,8 @@ struct Progress {
 /// them (for duplicates) through `written`.
 struct Span {
     key: String,
-    /// The records, compressed as they come.
-    encoder: flate2::write::GzEncoder<Vec<u8>>,
+    /// The records, compressed as they come (away while a group is being compressed).
+    encoder: Option<flate2::write::GzEncoder<Vec<u8>>>,
     /// Plain bytes so far: the next record's offset.
     plain_len: u64,
     groups: usize,
@@ -79,7 +79,7 @@ impl Span {
     fn new(key: String) -> Self {
         Self {
             key,
-            encoder: new_encoder(),
+            encoder: Some(new_encoder()),
             plain_len: 0,
             groups: 0,
             findings: Vec::new(),
@@ -454,7 +454,10 @@ async fn write_batch(
         }
         span.plain_len += body.len() as u64;
         span.groups += 1;
-        let mut encoder = std::mem::replace(&mut span.encoder, new_encoder());
+        let mut encoder = span
+            .encoder
+            .take()
+            .ok_or_else(|| compression_failed("no encoder"))?;
         let compressing = tokio::task::spawn_blocking(move || {
             use std::io::Write;
             encoder.write_all(&body).map(|()| encoder)
@@ -499,10 +502,12 @@ async fn write_batch(
         .collect();
     match (compressing, progress.span.as_mut()) {
         (Some(compressing), Some(span)) => {
-            span.encoder = compressing
-                .await
-                .map_err(compression_failed)?
-                .map_err(compression_failed)?;
+            span.encoder = Some(
+                compressing
+                    .await
+                    .map_err(compression_failed)?
+                    .map_err(compression_failed)?,
+            );
             span.findings.extend(resolved.findings);
             span.written.extend(written);
             if span.is_full() {
@@ -534,6 +539,7 @@ async fn close_span(deps: &Deps, job: &Job, progress: &mut Progress) -> Result<(
         written,
         ..
     } = span;
+    let encoder = encoder.ok_or_else(|| compression_failed("no encoder"))?;
     let compressed = tokio::task::spawn_blocking(move || encoder.finish())
         .await
         .map_err(compression_failed)?
